@@ -1,0 +1,62 @@
+# The course's commands. Learners need two: `make lab` and `make test`.
+# Both create .venv on first use and reinstall only when requirements.txt or
+# pyproject.toml change (the stamp file .venv/.installed records the last install).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := fcn-lessons
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+LESSONS := $(wildcard notebooks/[0-9][0-9]_*.py)
+SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
+
+.PHONY: lab test test-unit test-notebooks notebooks exercises bench setup clean help
+
+help:
+	@echo "make lab         set up .venv, then open JupyterLab on the course"
+	@echo "make test        set up .venv, then run every test (as CI does)"
+	@echo "make notebooks   execute notebooks/ and solutions/ and store their outputs"
+	@echo "make exercises   write exercises/ from solutions/"
+	@echo "make bench       run the benchmarks behind docs/RESULTS.md"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "The course needs Python 3.11, 3.12 or 3.13; this is %d.%d. Run: make PYTHON=python3.12 ..." % v)'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (fcn-lessons)"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	@echo "Starting JupyterLab on the course; open the http://127.0.0.1 URL it prints below (Ctrl-C stops it)."
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory test-unit test-notebooks
+
+test-unit: $(STAMP)
+	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+test-notebooks: $(STAMP)
+	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	$(BIN)/python -m fcn_lessons.notebooks build --kernel $(KERNEL) $(LESSONS) $(SOLUTIONS)
+	$(MAKE) --no-print-directory exercises
+
+exercises: $(STAMP)
+	$(BIN)/python -m fcn_lessons.exercises
+
+bench: $(STAMP)
+	$(BIN)/python -m fcn_lessons.bench all
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,34 @@
+"""fcn_lessons: the helper package of the course "Fully Convolutional Networks, bit by bit".
+
+Importing the package has no side effects: it neither imports TensorFlow nor seeds
+anything. Every notebook calls :func:`setup` once, in its first code cell.
+
+Submodules are imported on first use, so ``fcn_lessons.data`` works after a plain
+``import fcn_lessons``:
+
+- ``environment``: :func:`setup`, :func:`quick_mode`, :func:`by_mode`
+- ``data``: the embedded shapes data set
+- ``conv1x1``: dense layers as convolutions, convolutionalizing a classifier
+- ``checks``: the exercise checks
+- ``exercises`` / ``notebooks``: the course's own tooling (generating exercises,
+  executing and checking notebooks)
+- ``bench``: ``python -m fcn_lessons.bench ...``
+"""
+
+import importlib
+
+from fcn_lessons.environment import QUICK_ENV_VAR, by_mode, quick_mode, setup
+
+__version__ = "0.1.0"
+
+__all__ = ["QUICK_ENV_VAR", "by_mode", "quick_mode", "setup", "__version__"]
+
+_SUBMODULES = frozenset(
+    {"bench", "checks", "conv1x1", "data", "environment", "exercises", "notebooks"}
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fcn_lessons.{name}")
+    raise AttributeError(f"module 'fcn_lessons' has no attribute {name!r}")

@@ -1,0 +1,196 @@
+import keras
+import numpy as np
+import pytest
+
+from fcn_lessons import conv1x1, models
+
+rng = np.random.default_rng(0)
+
+
+def _randomize(model, seed=0):
+    """Random weights (and BatchNorm statistics) so that nothing is trivially zero."""
+    r = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([r.uniform(0.5, 1.5, w.shape).astype("float32") if isinstance(layer, keras.layers.BatchNormalization)
+                               else r.standard_normal(w.shape).astype("float32") / np.sqrt(max(1, np.prod(w.shape[:-1])))
+                               for w in weights])
+    return model
+
+
+def test_dense_kernel_is_a_1x1_conv_kernel():
+    dense = keras.layers.Dense(4, activation="relu")
+    x = rng.standard_normal((3, 5, 7, 6)).astype("float32")
+    expected = np.asarray(dense(x))
+    conv = keras.layers.Conv2D(4, 1, activation="relu")
+    conv.build((None, 5, 7, 6))
+    kernel, bias = dense.get_weights()
+    conv.set_weights([conv1x1.dense_kernel_to_conv1x1(kernel), bias])
+    np.testing.assert_allclose(np.asarray(conv(x)), expected, atol=1e-5)
+
+
+def test_flatten_dense_kernel_follows_keras_flatten_order():
+    h, w, c, k = 3, 4, 2, 5
+    model = keras.Sequential([keras.Input((h, w, c)), keras.layers.Flatten(), keras.layers.Dense(k)])
+    kernel, bias = model.layers[-1].get_weights()
+    conv_kernel = conv1x1.flatten_dense_kernel_to_conv(kernel, (h, w, c))
+    assert conv_kernel.shape == (h, w, c, k)
+    # weight for pixel (i, j), channel ch sits at row (i * W + j) * C + ch
+    np.testing.assert_array_equal(conv_kernel[2, 1, 1], kernel[(2 * w + 1) * c + 1])
+
+
+def test_dense_to_conv_matches_the_dense_layer_and_slides():
+    h, w, c, k = 2, 3, 4, 5
+    dense = keras.layers.Dense(k, activation="sigmoid")
+    dense.build((None, h * w * c))
+    conv = conv1x1.dense_to_conv(dense, (h, w, c))
+    assert isinstance(conv, keras.layers.Conv2D) and conv.padding == "valid" and conv.built
+    x = rng.standard_normal((2, h, w, c)).astype("float32")
+    np.testing.assert_allclose(np.asarray(conv(x)).reshape(2, k), np.asarray(dense(x.reshape(2, -1))), atol=1e-6)
+    big = rng.standard_normal((1, h + 3, w + 1, c)).astype("float32")
+    assert conv(big).shape == (1, 4, 2, k)
+    # the output at (1, 0) is the Dense layer on the window starting at (1, 0)
+    window = big[:, 1:1 + h, 0:w].reshape(1, -1)
+    np.testing.assert_allclose(np.asarray(conv(big))[0, 1, 0], np.asarray(dense(window))[0], atol=1e-6)
+
+
+def test_dense_to_conv_validates():
+    dense = keras.layers.Dense(3)
+    with pytest.raises(ValueError, match="not built yet"):
+        conv1x1.dense_to_conv(dense, (1, 1, 4))
+    dense.build((None, 12))
+    with pytest.raises(ValueError, match=r"holds 8 values but the kernel has 12 rows"):
+        conv1x1.dense_to_conv(dense, (2, 2, 2))
+    with pytest.raises(ValueError, match=r"feature_shape must be \(H, W, C\)"):
+        conv1x1.dense_to_conv(dense, 12)
+    with pytest.raises(TypeError, match="must be a keras.layers.Dense"):
+        conv1x1.dense_to_conv(keras.layers.Conv2D(3, 1), (1, 1, 12))
+    with pytest.raises(ValueError, match=r"kernel must have rank 2 \(C, K\)"):
+        conv1x1.dense_kernel_to_conv1x1(np.zeros((1, 1, 3, 4), "float32"))
+    with pytest.raises(TypeError, match="kernel must have a float dtype"):
+        conv1x1.dense_kernel_to_conv1x1(np.zeros((3, 4), "int32"))
+
+
+def _flatten_classifier():
+    return models.crop_classifier(24, 4, widths=(4, 6, 8), hidden_units=10)
+
+
+def _gap_classifier():
+    return keras.Sequential([
+        keras.Input((16, 16, 3)),
+        keras.layers.Conv2D(6, 3, activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(8, 3),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(7, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(3),
+        keras.layers.Softmax(),
+    ])
+
+
+def _gmp_functional_classifier():
+    inputs = keras.Input((12, 12, 2))
+    x = keras.layers.Conv2D(5, 3, strides=2)(inputs)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    outputs = keras.layers.Dense(4)(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("build, stride", [(_flatten_classifier, 4), (_gap_classifier, 2),
+                                           (_gmp_functional_classifier, 2)])
+def test_convolutionalize_equals_the_classifier_on_every_window(build, stride):
+    classifier = _randomize(build())
+    fcn = conv1x1.convolutionalize(classifier)
+    size, channels = classifier.input_shape[1], classifier.input_shape[-1]
+    crops = rng.uniform(0, 255, (3, size, size, channels)).astype("float32")
+    expected = np.asarray(classifier(crops, training=False))
+    np.testing.assert_allclose(np.asarray(fcn(crops, training=False)).reshape(expected.shape), expected,
+                               rtol=1e-4, atol=1e-5)
+    image = rng.uniform(0, 255, (size + 3 * stride, size + 2 * stride, channels)).astype("float32")
+    dense_map = np.asarray(fcn.predict_on_batch(image[None]))[0]
+    assert dense_map.shape[:2] == (4, 3)
+    np.testing.assert_allclose(dense_map, conv1x1.sliding_window_scores(classifier, image, stride),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_convolutionalize_copies_weights_instead_of_sharing_them():
+    classifier = _randomize(_flatten_classifier())
+    fcn = conv1x1.convolutionalize(classifier)
+    before = np.asarray(fcn.get_layer("conv1").kernel).copy()
+    classifier.get_layer("conv1").kernel.assign(np.zeros(before.shape, "float32"))
+    np.testing.assert_array_equal(np.asarray(fcn.get_layer("conv1").kernel), before)
+
+
+def test_convolutionalize_vgg16_gives_the_paper_shapes():
+    vgg = keras.applications.VGG16(weights=None, classifier_activation=None)
+    fcn = conv1x1.convolutionalize(vgg)
+    assert fcn.get_layer("fc1").kernel.shape == (7, 7, 512, 4096)
+    assert fcn.get_layer("fc2").kernel.shape == (1, 1, 4096, 4096)
+    assert fcn.count_params() == vgg.count_params() == 138_357_544
+    assert fcn.compute_output_shape((1, 384, 384, 3)) == (1, 6, 6, 1000)
+
+
+def test_convolutionalize_refuses_what_it_cannot_convert():
+    bad_head = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                                 keras.layers.Dense(5), keras.layers.BatchNormalization(name="head_bn"),
+                                 keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"cannot convert layer 'head_bn' \(BatchNormalization\)"):
+        conv1x1.convolutionalize(bad_head)
+
+    reshaping = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Reshape((8, 24), name="to_rows"),
+                                  keras.layers.Reshape((8, 8, 3), name="reshape_back"),
+                                  keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"layer 'to_rows' \(Reshape\) in the trunk"):
+        conv1x1.convolutionalize(reshaping)
+
+    no_head = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
+    with pytest.raises(ValueError, match="has no Flatten or global pooling layer"):
+        conv1x1.convolutionalize(no_head)
+
+    any_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1),
+                                 keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="accepts any input size"):
+        conv1x1.convolutionalize(any_size)
+
+    inputs = keras.Input((8, 8, 3))
+    a = keras.layers.Conv2D(3, 1)(inputs)
+    merged = keras.layers.Add(name="skip")([a, inputs])
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(merged))
+    with pytest.raises(ValueError, match=r"layer 'skip' \(Add\) does not take the previous layer's output"):
+        conv1x1.convolutionalize(keras.Model(inputs, outputs))
+
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        conv1x1.convolutionalize("vgg16")
+
+
+def test_output_size_and_windows():
+    assert conv1x1.output_size(128, 32, 4) == 25
+    assert conv1x1.output_size(384, 224, 32) == 6
+    assert conv1x1.output_size(20, 32, 4) == 0
+    image = np.arange(10 * 12 * 2).reshape(10, 12, 2)
+    crops = conv1x1.window_crops(image, 4, 3)
+    assert crops.shape == (3, 3, 4, 4, 2)
+    np.testing.assert_array_equal(crops[1, 2], image[3:7, 6:10])
+    with pytest.raises(ValueError, match="smaller than the 32-pixel window"):
+        conv1x1.window_crops(image, 32, 4)
+    with pytest.raises(ValueError, match=r"image must have rank 3 \(H, W, C\)"):
+        conv1x1.window_crops(image[..., 0], 4, 3)
+
+
+def test_sliding_window_needs_a_fixed_square_input():
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match="square inputs of a fixed size"):
+        conv1x1.sliding_window_scores(model, np.zeros((8, 8, 3), "float32"), 2)
+
+
+def test_crop_classifier_validates():
+    with pytest.raises(ValueError, match="divisible by the output stride 4"):
+        models.crop_classifier(30)
+    with pytest.raises(ValueError, match="too small for 3 valid"):
+        models.crop_classifier(8)
+    with pytest.raises(ValueError, match="padding must be one of"):
+        models.crop_classifier(32, padding="causal")
