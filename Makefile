@@ -13,13 +13,14 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 LESSONS := $(wildcard notebooks/[0-9][0-9]_*.py)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: lab test test-unit test-notebooks notebooks exercises bench setup clean help
+.PHONY: lab test test-unit test-notebooks notebooks exercises data bench setup clean help
 
 help:
 	@echo "make lab         set up .venv, then open JupyterLab on the course"
 	@echo "make test        set up .venv, then run every test (as CI does)"
 	@echo "make notebooks   execute notebooks/ and solutions/ and store their outputs"
 	@echo "make exercises   write exercises/ from solutions/"
+	@echo "make data        regenerate the small fixtures in data/"
 	@echo "make bench       run the benchmarks behind docs/RESULTS.md"
 
 $(BIN)/python:
@@ -54,6 +55,9 @@ notebooks: $(STAMP)
 
 exercises: $(STAMP)
 	$(BIN)/python -m fcn_lessons.exercises
+
+data: $(STAMP)
+	$(BIN)/python -m fcn_lessons.data write-fixtures data
 
 bench: $(STAMP)
 	$(BIN)/python -m fcn_lessons.bench all

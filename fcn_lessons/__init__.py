@@ -12,10 +12,13 @@ Submodules are imported on first use, so ``fcn_lessons.data`` works after a plai
 - ``checks``: the exercise checks
 - ``exercises`` / ``notebooks``: the course's own tooling (generating exercises,
   executing and checking notebooks)
+- ``models``, ``viz``, ``timing``, ``widgets``: models the lessons train, pictures,
+  timing, interactive explorers
 - ``bench``: ``python -m fcn_lessons.bench ...``
 """
 
 import importlib
+import importlib.util
 
 from fcn_lessons.environment import QUICK_ENV_VAR, by_mode, quick_mode, setup
 
@@ -23,12 +26,9 @@ __version__ = "0.1.0"
 
 __all__ = ["QUICK_ENV_VAR", "by_mode", "quick_mode", "setup", "__version__"]
 
-_SUBMODULES = frozenset(
-    {"bench", "checks", "conv1x1", "data", "environment", "exercises", "notebooks"}
-)
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if not name.startswith("_") and importlib.util.find_spec(f"fcn_lessons.{name}") is not None:
         return importlib.import_module(f"fcn_lessons.{name}")
     raise AttributeError(f"module 'fcn_lessons' has no attribute {name!r}")

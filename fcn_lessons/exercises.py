@@ -144,8 +144,7 @@ def exercise_files(solutions_dir, exercises_dir) -> dict[Path, str]:
     for py in sorted(Path(solutions_dir).glob("[0-9][0-9]_*.py")):
         nb = make_exercise(notebooks.read(py), py)
         target = Path(exercises_dir) / py.name
-        files[target.with_suffix(".ipynb")] = notebooks.nbformat.writes(nb) + "\n"
-        nb.metadata["kernelspec"] = dict(notebooks.KERNELSPEC)
+        files[target.with_suffix(".ipynb")] = notebooks.ipynb_text(nb)
         files[target.with_suffix(".py")] = notebooks.to_py(nb, target.with_suffix(".py"))
     return files
 

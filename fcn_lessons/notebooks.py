@@ -59,14 +59,24 @@ def to_py(nb, path) -> str:
     return jupytext.writes(nb, fmt="py:percent", config=_config(Path(path)))
 
 
+def ipynb_text(nb) -> str:
+    """``nb`` as .ipynb text, with the course kernelspec and stable cell ids.
+
+    Cell ids are ``cell-001``, ``cell-002``...: a notebook rebuilt from its .py (where
+    jupytext draws random ids) gives the same file, so git shows only real changes.
+    """
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    for index, cell in enumerate(nb.cells, start=1):
+        cell["id"] = f"cell-{index:03d}"
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"
+
+
 def write_pair(nb, path) -> tuple[Path, Path]:
     """Write ``nb`` as ``X.ipynb`` and ``X.py`` (``path`` may name either)."""
     path = Path(path)
     ipynb, py = path.with_suffix(".ipynb"), path.with_suffix(".py")
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nbformat.validate(nb)
-    with open(ipynb, "w", encoding="utf-8", newline="\n") as f:
-        nbformat.write(nb, f)
+    ipynb.write_text(ipynb_text(nb), encoding="utf-8", newline="\n")
     py.write_text(to_py(nb, py), encoding="utf-8", newline="\n")
     return ipynb, py
 

@@ -2,22 +2,15 @@
 
 Each check runs your function on several random cases against the course's reference
 implementation. On success it prints one line; on failure it raises ``AssertionError``
-with the case, what was expected, what came back, and a hint.
+with the case, what was expected, what came back, and a hint. The stub's
+``NotImplementedError`` is passed through unchanged.
 
-Lesson 01: ``check_dense_kernel_to_conv1x1`` (1.1), ``check_flatten_dense_to_conv`` (1.2),
-``check_convolutionalize_classifier`` (1.3).
+One module per lesson topic (``conv1x1``, ``metrics``, ``receptive``, ``upsampling``);
+each lists its checks in ``__all__``.
 """
 
 from fcn_lessons.checks._core import CaseFailure
-from fcn_lessons.checks.conv1x1 import (
-    check_convolutionalize_classifier,
-    check_dense_kernel_to_conv1x1,
-    check_flatten_dense_to_conv,
-)
-
-__all__ = [
-    "CaseFailure",
-    "check_convolutionalize_classifier",
-    "check_dense_kernel_to_conv1x1",
-    "check_flatten_dense_to_conv",
-]
+from fcn_lessons.checks.conv1x1 import *  # noqa: F403
+from fcn_lessons.checks.metrics import *  # noqa: F403
+from fcn_lessons.checks.receptive import *  # noqa: F403
+from fcn_lessons.checks.upsampling import *  # noqa: F403

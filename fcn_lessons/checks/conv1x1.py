@@ -8,6 +8,8 @@ import numpy as np
 from fcn_lessons import conv1x1, models
 from fcn_lessons.checks._core import cases, describe, passed
 
+__all__ = ["check_dense_kernel_to_conv1x1", "check_flatten_dense_to_conv", "check_convolutionalize_classifier"]
+
 _SEED = 101  # the checks draw their own random cases; the learner's seed is untouched
 
 

@@ -1,0 +1,34 @@
+"""Command line of the benchmarks; see ``fcn_lessons.bench``."""
+
+import argparse
+import inspect
+import sys
+
+from fcn_lessons.bench import BENCHMARKS, load, machine
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fcn_lessons.bench",
+        description="Benchmarks behind docs/RESULTS.md. Options apply to the benchmarks that take them.")
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"])
+    options = {}
+    for name in BENCHMARKS:
+        for param in inspect.signature(load(name)).parameters.values():
+            if param.kind is param.KEYWORD_ONLY and isinstance(param.default, (int, float)):
+                options.setdefault(param.name, type(param.default))
+    for option, kind in sorted(options.items()):
+        parser.add_argument(f"--{option.replace('_', '-')}", type=kind, default=None)
+    args = parser.parse_args(argv)
+    print(f"machine: {machine()}")
+    for name in (list(BENCHMARKS) if args.name == "all" else [args.name]):
+        function = load(name)
+        accepted = inspect.signature(function).parameters
+        given = {k: v for k, v in vars(args).items() if k in accepted and v is not None}
+        print()
+        function(**given)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

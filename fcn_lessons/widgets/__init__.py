@@ -1,0 +1,19 @@
+"""Interactive explorers for the lessons (ipywidgets).
+
+Every explorer is built the same way, so that it works in JupyterLab and in Colab
+(which ships ipywidgets 7.7: only sliders, dropdowns, Image, Output, HBox/VBox are used;
+no ipympl, no custom widget manager) and can be tested without a browser:
+
+- ``render(**values) -> np.ndarray``: a plain function from control values to one RGB
+  frame (uint8, H×W×3). Tests call it directly, and time it.
+- the widget: controls + one persistent ``ipywidgets.Image`` whose ``value`` is set to
+  ``to_png(render(...))`` whenever a control changes. The callback reads the controls'
+  current values (the front end coalesces rapid slider moves), never counts events.
+- the returned box carries ``.render``, ``.controls`` (dict name -> widget) and
+  ``.image`` (the Image widget), so a test can set ``box.controls["factor"].value = 4``
+  and assert that ``box.image.value`` changed.
+- where no widget front end runs (nbconvert, GitHub), the lesson also shows a static
+  figure of the default setting (``show_frame``).
+
+Shared frame helpers live in ``fcn_lessons.widgets._frames``.
+"""
