@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := fcn-lessons
 LAB_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)  # Jupyter refuses root without it (containers)
 PYTEST_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 LESSONS := $(wildcard notebooks/[0-9][0-9]_*.py)
@@ -38,7 +39,7 @@ setup: $(STAMP)
 
 lab: $(STAMP)
 	@echo "Starting JupyterLab on the course; open the http://127.0.0.1 URL it prints below (Ctrl-C stops it)."
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(MAKE) --no-print-directory test-unit test-notebooks

@@ -251,3 +251,27 @@ def imagenet_vgg16(*, timeout_s: float = 5.0):
         return keras.applications.VGG16(weights="imagenet", classifier_activation=None)
     except Exception:  # offline, DNS failure, proxy, interrupted download: all mean "not here"
         return None
+
+
+def class_probability_map(fcn_model, image, class_index: int, *, preprocess=None) -> np.ndarray:
+    """Probability of one class at every window of ``image``, from a convolutionalized model.
+
+    Args:
+        fcn_model: a fully convolutional model returning logits (N, H', W', K).
+        image: (H, W, 3) array.
+        class_index: the class to map, in [0, K).
+        preprocess: optional function applied to the (1, H, W, 3) float batch first
+            (e.g. ``keras.applications.vgg16.preprocess_input``).
+
+    Returns:
+        (H', W') float32 softmax probabilities of ``class_index``.
+    """
+    image = _validate.array(image, "image", ndim=3, kinds="uif", layout="(H, W, 3)")
+    batch = image[None].astype(np.float32)
+    if preprocess is not None:
+        batch = preprocess(batch)
+    logits = np.asarray(fcn_model.predict_on_batch(batch))
+    if logits.ndim != 4:
+        raise ValueError(f"fcn_model must return (N, H', W', K) logits, returned shape {logits.shape}.")
+    class_index = _validate.integer(class_index, "class_index", minimum=0, maximum=logits.shape[-1] - 1)
+    return np.asarray(keras.ops.softmax(logits[0], axis=-1))[..., class_index]

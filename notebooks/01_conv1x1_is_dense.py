@@ -442,19 +442,19 @@ print(f"FCN-VGG16 (21-way score layer): {fcn_vgg16_params:,}  ≈ {fcn_vgg16_par
 # %%
 # NBVAL_IGNORE_OUTPUT
 LABRADOR = 208  # ImageNet class index of "Labrador retriever"
+PHOTO_SIZE = 448  # 224 + 7 × 32: an 8×8 score map
 PHOTO_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/YellowLabradorLooking_new.jpg"
 pretrained = conv1x1.imagenet_vgg16() if fcn_lessons.by_mode(full=True, quick=False) else None
 if pretrained is None:
     print("Skipped: ImageNet weights not available here (quick mode or offline); on Colab this shows a heat map.")
 else:
-    photo = keras.utils.load_img(keras.utils.get_file(origin=PHOTO_URL), target_size=(448, 448))
-    photo = np.asarray(photo, dtype="float32")[None]
-    heat = keras.ops.softmax(conv1x1.convolutionalize(pretrained).predict_on_batch(
-        keras.applications.vgg16.preprocess_input(photo.copy())))[0, ..., LABRADOR]
+    photo = np.asarray(keras.utils.load_img(keras.utils.get_file(origin=PHOTO_URL), target_size=(PHOTO_SIZE, PHOTO_SIZE)))
+    heat = conv1x1.class_probability_map(conv1x1.convolutionalize(pretrained), photo, LABRADOR,
+                                         preprocess=keras.applications.vgg16.preprocess_input)
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    axes[0].imshow(photo[0].astype("uint8"))
-    axes[1].imshow(np.asarray(heat), cmap="magma", vmin=0, vmax=1)
-    axes[1].set_title("P(Labrador retriever), 8×8 map")
+    axes[0].imshow(photo)
+    axes[1].imshow(heat, cmap="magma", vmin=0, vmax=1)
+    axes[1].set_title(f"P(Labrador retriever), {heat.shape[0]}×{heat.shape[1]} map")
     plt.show()
 
 # %% [markdown]

@@ -194,3 +194,27 @@ def test_crop_classifier_validates():
         models.crop_classifier(8)
     with pytest.raises(ValueError, match="padding must be one of"):
         models.crop_classifier(32, padding="causal")
+
+
+def test_class_probability_map_is_a_softmax_over_windows():
+    identity = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()])
+    logits = np.log(np.full((2, 3, 3), [1.0, 1.0, 2.0], "float32"))  # softmax: 1/4, 1/4, 1/2
+    np.testing.assert_allclose(conv1x1.class_probability_map(identity, logits, 2), np.full((2, 3), 0.5), rtol=1e-6)
+    doubled = conv1x1.class_probability_map(identity, logits, 0, preprocess=lambda batch: 2 * batch)
+    np.testing.assert_allclose(doubled, np.full((2, 3), 1 / 6), rtol=1e-6)  # 1, 1, 4
+    fcn = conv1x1.convolutionalize(_randomize(_flatten_classifier()))
+    image = rng.uniform(0, 255, (24 + 8, 24 + 4, 3)).astype("float32")
+    assert conv1x1.class_probability_map(fcn, image, 2).shape == (3, 2)
+    with pytest.raises(ValueError, match="class_index must be <= 3"):
+        conv1x1.class_probability_map(fcn, image, 4)
+    with pytest.raises(ValueError, match=r"image must have rank 3 \(H, W, 3\)"):
+        conv1x1.class_probability_map(fcn, image[None], 0)
+
+
+def test_imagenet_weights_give_up_quickly_offline(monkeypatch):
+    import time
+
+    monkeypatch.setattr(conv1x1, "IMAGENET_WEIGHTS_HOST", "127.0.0.1")  # nothing listens on 443 here
+    start = time.perf_counter()
+    assert conv1x1.imagenet_vgg16(timeout_s=2) is None
+    assert time.perf_counter() - start < 5

@@ -58,3 +58,16 @@ def test_readme_starts_with_the_two_commands():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_set_up_is_idempotent():
+    """After `make test` installed once, the set-up target is up to date: no reinstall."""
+    import shutil
+    import subprocess
+
+    if not (ROOT / ".venv" / ".installed").exists() or shutil.which("make") is None:
+        import pytest
+
+        pytest.skip("run through `make test`, which installs .venv first")
+    result = subprocess.run(["make", "-q", "setup"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, "make would reinstall: requirements.txt or pyproject.toml is newer than .venv/.installed"
