@@ -1,8 +1,13 @@
 """Pictures of label maps.
 
 - ``VOC_PALETTE``: the PASCAL VOC colour map, (256, 3) uint8; entry 255 (void) is
-  VOC's cream (224, 224, 192).
+  VOC's cream (224, 224, 192), distinct from every class colour.
 - ``colorize(mask)``: class ids -> RGB with that palette.
+- ``overlay(image, mask)``: the label colours blended over the photo (background untinted).
+- ``show_samples(images, masks, predictions=None)``: a grid with a class legend.
+- ``plot_confusion(confusion, class_names)``: a row-normalised confusion matrix.
+
+Plotting helpers take ``ax=None`` (or ``fig=None``) and return what they drew.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import _validate
+
+VOID_LABEL = 255
 
 
 def _voc_palette() -> np.ndarray:
@@ -35,3 +42,140 @@ def colorize(mask) -> np.ndarray:
     if mask.size and (mask.min() < 0 or mask.max() > 255):
         raise ValueError(f"mask values must be class ids in 0..255, received {mask.min()}..{mask.max()}.")
     return VOC_PALETTE[mask]
+
+
+def _rgb_uint8(image, name: str = "image") -> np.ndarray:
+    image = _validate.array(image, name, ndim=3, kinds="uif", layout="(H, W, 3)")
+    if image.shape[-1] != 3:
+        raise ValueError(f"{name} must be (H, W, 3) RGB, received shape {image.shape}.")
+    if image.dtype.kind == "f":
+        if image.size and (image.min() < 0 or image.max() > 1):
+            raise ValueError(f"{name} is float, so it must lie in [0, 1]; received "
+                             f"{image.min():.3g}..{image.max():.3g}.")
+        return np.round(image * 255).astype(np.uint8)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def overlay(image, mask, *, alpha: float = 0.5, ax=None) -> np.ndarray:
+    """Blend the class colours of ``mask`` over ``image``; background stays untinted.
+
+    Args:
+        image: (H, W, 3) uint8, or float in [0, 1].
+        mask: (H, W) class ids; void (255) is tinted cream like VOC's outlines.
+        alpha: weight of the class colour, 0..1.
+        ax: a matplotlib Axes to draw on, or None to only compute.
+
+    Returns:
+        (H, W, 3) uint8: the blended picture (also what is drawn on ``ax``).
+    """
+    picture = _rgb_uint8(image)
+    mask = _validate.array(mask, "mask", ndim=2, kinds="iu", layout="(H, W)")
+    if mask.shape != picture.shape[:2]:
+        raise ValueError(f"mask has shape {mask.shape} but image is {picture.shape[:2]} (H, W).")
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], received {alpha}.")
+    tinted = (1 - alpha) * picture + alpha * colorize(mask).astype(np.float64)
+    blended = np.where((mask == 0)[..., None], picture, np.round(tinted)).astype(np.uint8)
+    if ax is not None:
+        ax.imshow(blended)
+        ax.set_axis_off()
+    return blended
+
+
+def legend_handles(class_names, *, void: bool = True) -> list:
+    """Matplotlib patches naming each class by its palette colour (and void)."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=VOC_PALETTE[i] / 255, edgecolor="0.3", label=f"{i} {name}")
+               for i, name in enumerate(class_names)]
+    if void:
+        handles.append(Patch(facecolor=VOC_PALETTE[VOID_LABEL] / 255, edgecolor="0.3",
+                             label=f"{VOID_LABEL} void"))
+    return handles
+
+
+def show_samples(images, masks, predictions=None, *, class_names=None, max_samples: int = 6,
+                 titles=None, fig=None):
+    """A grid: one row per sample with image, label map (and prediction), plus a legend.
+
+    Args:
+        images: (N, H, W, 3) uint8 or float in [0, 1] (or a list of such images).
+        masks: (N, H, W) class ids, 255 void (or a list).
+        predictions: optional (N, H, W) class ids, shown in a third column.
+        class_names: names for the legend (default: the course's ``data.CLASS_NAMES``).
+        max_samples: at most this many rows.
+        titles: optional one title per sample, shown on its image.
+        fig: a matplotlib Figure to draw into, or None for a new one.
+
+    Returns:
+        the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if class_names is None:
+        from fcn_lessons.data import CLASS_NAMES as class_names
+    max_samples = _validate.integer(max_samples, "max_samples", minimum=1)
+    count = min(len(images), max_samples)
+    if len(masks) < count or (predictions is not None and len(predictions) < count):
+        raise ValueError(f"masks ({len(masks)}) and predictions must have an entry per image ({len(images)}).")
+    if count == 0:
+        raise ValueError("show_samples needs at least one image.")
+    columns = 2 if predictions is None else 3
+    fig = fig or plt.figure(figsize=(2.4 * columns + 2.2, 2.3 * count))
+    axes = np.asarray(fig.subplots(count, columns, squeeze=False))
+    headers = ["image", "label map", "prediction"]
+    for row in range(count):
+        panels = [_rgb_uint8(images[row], f"images[{row}]"), colorize(masks[row])]
+        if predictions is not None:
+            panels.append(colorize(predictions[row]))
+        for column, (ax, panel) in enumerate(zip(axes[row], panels)):
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_axis_off()
+            if row == 0:
+                ax.set_title(headers[column])
+        if titles is not None:
+            axes[row, 0].set_title(titles[row], fontsize=9)
+    fig.legend(handles=legend_handles(class_names), loc="center right", frameon=False)
+    fig.subplots_adjust(right=1 - 2.0 / (2.4 * columns + 2.2), wspace=0.05, hspace=0.12)
+    return fig
+
+
+def plot_confusion(confusion, class_names, *, normalize: bool = True, ax=None):
+    """Draw a confusion matrix (rows: true class, columns: predicted class).
+
+    Args:
+        confusion: (C, C) pixel counts, as ``fcn_lessons.metrics.confusion_matrix`` returns.
+        class_names: C names.
+        normalize: colour and print each row as a share of that class's pixels (so small
+            classes are as visible as the background); False prints raw counts.
+        ax: a matplotlib Axes, or None for a new figure.
+
+    Returns:
+        the Axes it drew on.
+    """
+    import matplotlib.pyplot as plt
+
+    matrix = _validate.array(confusion, "confusion", ndim=2, kinds="iuf", layout="(C, C)").astype(np.float64)
+    if matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != len(class_names):
+        raise ValueError(f"confusion must be (C, C) with C = len(class_names) = {len(class_names)}, "
+                         f"received shape {matrix.shape}.")
+    if ax is None:
+        size = 1.0 + 0.6 * len(class_names)
+        _, ax = plt.subplots(figsize=(size + 1.2, size))
+    rows = matrix.sum(axis=1, keepdims=True)
+    shown = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0) if normalize else matrix
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    threshold = 0.5 * (shown.max() if shown.size else 1)
+    for (i, j), value in np.ndenumerate(shown):
+        text = f"{value:.2f}" if normalize else f"{int(value)}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                color="white" if value > threshold else "black")
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                       label="share of the true class's pixels" if normalize else "pixels")
+    return ax

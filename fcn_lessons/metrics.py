@@ -1,0 +1,394 @@
+"""The FCN paper's segmentation metrics, computed from one confusion matrix.
+
+Long, Shelhamer and Darrell (CVPR 2015, section 5) score a segmentation with four numbers.
+With ``n[i, j]`` the number of pixels of true class i predicted as class j,
+``t[i] = sum_j n[i, j]`` the pixels of class i, and void pixels excluded everywhere:
+
+- pixel accuracy          ``sum_i n[i, i] / sum_i t[i]``
+- mean accuracy           ``(1/n_cl) sum_i n[i, i] / t[i]``
+- mean IU                 ``(1/n_cl) sum_i n[i, i] / (t[i] + sum_j n[j, i] - n[i, i])``
+- frequency weighted IU   ``(sum_k t[k])^-1 sum_i t[i] n[i, i] / (t[i] + sum_j n[j, i] - n[i, i])``
+
+**Absent classes.** As in the authors' ``score.py`` (per-class values, then ``nanmean``):
+a class absent from both the labels and the predictions has an undefined IU (0/0) and is
+left out of the mean IU; a class absent from the labels has an undefined accuracy and is
+left out of the mean accuracy. A class absent from the labels but *predicted* has IU 0 and
+counts. So ``n_cl`` is the number of classes with a defined value, not ``num_classes``.
+
+Everything here starts from ``confusion_matrix``; ``ConfusionAccumulator`` sums it over
+many batches, ``MeanIU`` is the Keras metric for ``model.compile``, and ``boundary_band`` /
+``trimap_scores`` measure quality near object borders (lesson 05).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fcn_lessons import _validate
+
+VOID_LABEL = 255
+SCORE_NAMES = ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou")
+SCORE_LABELS = {"pixel_accuracy": "pixel acc.", "mean_accuracy": "mean acc.", "mean_iou": "mean IU",
+                "frequency_weighted_iou": "f.w. IU"}  # the column headers of the paper's Table 2
+_CHUNK = 1 << 16  # pixels per step: the temporaries stay in the CPU cache
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+def _class_ids(x, name: str, hint: str) -> np.ndarray:
+    """Integer class ids; integral floats are accepted, fractional ones refused with ``hint``."""
+    arr = _validate.array(x, name, kinds="biuf")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} holds NaN or infinite values; expected integer class ids.")
+        fractional = arr != np.round(arr)
+        if fractional.any():
+            examples = np.unique(arr[fractional])[:5].tolist()
+            raise ValueError(f"{name} holds fractional values such as {examples}: class ids are "
+                             f"integers. {hint}")
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _predicted_ids(labels: np.ndarray, predictions, num_classes: int):
+    """(labels, class ids of the predictions): argmax over a trailing class axis if present."""
+    preds = _validate.array(predictions, "predictions", kinds="biuf")
+    if preds.ndim == labels.ndim + 1 and preds.shape[:-1] == labels.shape:
+        scores_axis = True
+    elif (preds.ndim == labels.ndim and labels.ndim and labels.shape[-1] == 1
+          and preds.shape[:-1] == labels.shape[:-1] and preds.shape[-1] == num_classes != 1):
+        labels, scores_axis = labels[..., 0], True  # Keras style labels (N, H, W, 1)
+    elif preds.shape == labels.shape:
+        scores_axis = False
+    else:
+        raise ValueError(
+            f"predictions of shape {preds.shape} do not match labels of shape {labels.shape}: "
+            f"expected class ids of the labels' shape, or scores of shape {labels.shape + (num_classes,)}.")
+    if scores_axis:
+        if preds.shape[-1] != num_classes:
+            raise ValueError(f"predictions have {preds.shape[-1]} scores per pixel (last axis) but "
+                             f"num_classes is {num_classes}.")
+        if preds.dtype.kind == "f" and np.isnan(preds).any():
+            raise ValueError("predictions (scores) hold NaN: the model's output is broken.")
+        return labels, np.argmax(preds, axis=-1)
+    hint = ("If these are probabilities (e.g. a sigmoid or one softmax channel), threshold them or "
+            "pass the scores of every class with a class axis: confusion_matrix takes the argmax.")
+    return labels, _class_ids(preds, "predictions", hint)
+
+
+def _check_ignore(ignore_label, num_classes: int):
+    if ignore_label is None:
+        return None
+    ignore_label = _validate.integer(ignore_label, "ignore_label")
+    if 0 <= ignore_label < num_classes:
+        raise ValueError(f"ignore_label={ignore_label} is also a class id (0..{num_classes - 1}); "
+                         f"pick a value outside the classes, such as {VOID_LABEL}.")
+    return ignore_label
+
+
+def _accumulate(labels: np.ndarray, preds: np.ndarray, num_classes: int, ignore_label,
+                keep=None) -> np.ndarray:
+    """(num_classes, num_classes) int64 counts; ``keep`` (bool, labels' shape) limits the pixels."""
+    n = num_classes
+    labels, preds = labels.reshape(-1), preds.reshape(-1)
+    keep = None if keep is None else keep.reshape(-1)
+    counts = np.zeros((n + 1) * n, np.int64)  # row n collects the ignored pixels
+    for start in range(0, labels.size, _CHUNK):
+        lab = labels[start:start + _CHUNK].astype(np.intp)
+        pred = preds[start:start + _CHUNK].astype(np.intp)
+        ignored = lab == ignore_label if ignore_label is not None else np.zeros(lab.shape, bool)
+        if keep is not None:
+            ignored |= ~keep[start:start + _CHUNK]
+        outside = (lab < 0) | (lab >= n)
+        if np.count_nonzero(outside & ~ignored):
+            bad = np.unique(lab[outside & ~ignored])[:10].tolist()
+            void = f" and {ignore_label} (ignored)" if ignore_label is not None else ""
+            raise ValueError(f"labels hold values {bad} outside the classes 0..{n - 1}{void}.")
+        if pred.size and (pred.min() < 0 or pred.max() >= n):
+            bad = np.unique(pred[(pred < 0) | (pred >= n)])[:10].tolist()
+            raise ValueError(f"predictions hold class ids {bad} outside 0..{n - 1}.")
+        rows = np.where(ignored, n, lab)
+        counts += np.bincount(rows * n + pred, minlength=(n + 1) * n)
+    return counts[: n * n].reshape(n, n)
+
+
+def confusion_matrix(labels, predictions, num_classes: int, ignore_label: int | None = VOID_LABEL,
+                     ) -> np.ndarray:
+    """Count pixels of true class i predicted as class j, with void pixels left out.
+
+    Args:
+        labels: integer class ids, any shape, e.g. (H, W) or (N, H, W); ``ignore_label``
+            marks void pixels. Floats are accepted only with integral values (a mask
+            resized with bilinear interpolation has fractional labels: an error).
+        predictions: either class ids of the labels' shape, or scores (logits or
+            probabilities) with a trailing class axis of length ``num_classes``, shape
+            ``labels.shape + (num_classes,)``: then the argmax over that axis is taken.
+            (Keras-style labels (N, H, W, 1) with scores (N, H, W, C) also work.)
+        num_classes: number of classes; ids are 0..num_classes-1.
+        ignore_label: the void label (255 in VOC), or None when there is none. Pixels with
+            this label are not counted, whatever was predicted there. Any other label
+            outside 0..num_classes-1, or a predicted id outside it, is an error.
+
+    Returns:
+        (num_classes, num_classes) int64: entry [i, j] counts pixels labelled i and
+        predicted j (rows: truth, columns: prediction).
+    """
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    ignore_label = _check_ignore(ignore_label, num_classes)
+    hint = "Masks must be resized with nearest-neighbour interpolation (never bilinear)."
+    labels = _class_ids(labels, "labels", hint)
+    labels, preds = _predicted_ids(labels, predictions, num_classes)
+    return _accumulate(labels, preds, num_classes, ignore_label)
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+def _check_confusion(confusion) -> np.ndarray:
+    matrix = _validate.array(confusion, "confusion", ndim=2, kinds="iuf", layout="(num_classes, num_classes)")
+    if matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
+        raise ValueError(f"confusion must be a square matrix of at least 2 classes, received shape {matrix.shape}.")
+    if not np.isfinite(matrix).all() or (matrix < 0).any():
+        raise ValueError("confusion must hold finite, non-negative pixel counts.")
+    return matrix.astype(np.float64)
+
+
+def per_class_iou(confusion) -> np.ndarray:
+    """(num_classes,) float64: n_ii / (t_i + sum_j n_ji - n_ii); NaN where the class is
+    absent from both labels and predictions (0/0)."""
+    matrix = _check_confusion(confusion)
+    hits = np.diag(matrix)
+    union = matrix.sum(axis=1) + matrix.sum(axis=0) - hits
+    return np.divide(hits, union, out=np.full(hits.shape, np.nan), where=union > 0)
+
+
+def per_class_accuracy(confusion) -> np.ndarray:
+    """(num_classes,) float64: n_ii / t_i (recall); NaN where the class is absent from the labels."""
+    matrix = _check_confusion(confusion)
+    totals = matrix.sum(axis=1)
+    return np.divide(np.diag(matrix), totals, out=np.full(totals.shape, np.nan), where=totals > 0)
+
+
+def _mean_defined(values: np.ndarray) -> float:
+    defined = ~np.isnan(values)
+    return float(values[defined].mean()) if defined.any() else float("nan")
+
+
+def segmentation_scores(confusion) -> dict:
+    """The four metrics of the FCN paper (section 5) from a confusion matrix.
+
+    Args:
+        confusion: (C, C) counts, rows = true class, columns = predicted class, void
+            pixels already excluded (as ``confusion_matrix`` returns).
+
+    Returns:
+        dict with floats ``pixel_accuracy``, ``mean_accuracy``, ``mean_iou``,
+        ``frequency_weighted_iou`` (each in [0, 1]), and (C,) float64 arrays
+        ``per_class_iou`` and ``per_class_accuracy``; plus ``num_pixels`` (int), the
+        labelled pixels counted.
+
+    Absent classes are left out of the means, as in the authors' ``score.py``: a class
+    with no labelled and no predicted pixel has IU NaN (not 0); a class with no labelled
+    pixel has accuracy NaN. A class predicted but never labelled has IU 0 and lowers the
+    mean IU. With no labelled pixel at all, every score is NaN.
+    """
+    matrix = _check_confusion(confusion)
+    total = matrix.sum()
+    iou, accuracy = per_class_iou(matrix), per_class_accuracy(matrix)
+    frequency = matrix.sum(axis=1) / total if total else np.zeros(len(matrix))
+    labelled = frequency > 0  # these classes have a defined IU (their union is not empty)
+    return {
+        "pixel_accuracy": float(np.trace(matrix) / total) if total else float("nan"),
+        "mean_accuracy": _mean_defined(accuracy),
+        "mean_iou": _mean_defined(iou),
+        "frequency_weighted_iou": float((frequency[labelled] * iou[labelled]).sum()) if total else float("nan"),
+        "per_class_iou": iou,
+        "per_class_accuracy": accuracy,
+        "num_pixels": int(total),
+    }
+
+
+def format_scores(scores: dict, class_names=None) -> str:
+    """The four metrics (in %) on one line, and per-class IU on a second when names are given."""
+    line = "  ".join(f"{SCORE_LABELS[name]} {100 * scores[name]:.1f}" for name in SCORE_NAMES)
+    if class_names is None:
+        return line
+    per_class = ", ".join(f"{name} {'n/a' if np.isnan(v) else f'{100 * v:.1f}'}"
+                          for name, v in zip(class_names, scores["per_class_iou"]))
+    return f"{line}\nIU per class: {per_class}"
+
+
+# --- many batches ---------------------------------------------------------------------------
+
+class ConfusionAccumulator:
+    """Sum confusion matrices over many batches (a whole validation set), then score once.
+
+    Averaging per-batch mean IUs is *not* the data set's mean IU (a class absent from a
+    batch would count differently): accumulate counts, then compute the ratios.
+
+    Example::
+
+        acc = ConfusionAccumulator(num_classes=5)
+        for images, masks in batches:
+            acc.update(masks, model.predict_on_batch(images))   # scores: argmax is taken
+        print(acc.scores()["mean_iou"])
+    """
+
+    def __init__(self, num_classes: int, ignore_label: int | None = VOID_LABEL):
+        self.num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+        self.ignore_label = _check_ignore(ignore_label, self.num_classes)
+        self.reset()
+
+    def reset(self) -> None:
+        self._confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
+        self.num_updates = 0
+
+    def update(self, labels, predictions) -> "ConfusionAccumulator":
+        """Add a batch (same arguments as ``confusion_matrix``); returns self."""
+        self._confusion += confusion_matrix(labels, predictions, self.num_classes, self.ignore_label)
+        self.num_updates += 1
+        return self
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """(C, C) int64 counts so far (a copy)."""
+        return self._confusion.copy()
+
+    def scores(self) -> dict:
+        """``segmentation_scores`` of the counts so far."""
+        return segmentation_scores(self._confusion)
+
+
+# --- Keras ----------------------------------------------------------------------------------
+
+def _keras_metric_class():
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="fcn_lessons")
+    class MeanIU(keras.metrics.Metric):
+        """Mean IU from logits or probabilities, void pixels ignored, for ``model.compile``.
+
+        ``y_true``: (N, H, W) or (N, H, W, 1) integer class ids with ``ignore_label`` for
+        void; ``y_pred``: (N, H, W, num_classes) scores (the argmax is taken, so logits and
+        probabilities give the same result). Pixels are counted into a confusion matrix
+        over all batches of an epoch; the result is mean IU over the classes present in
+        labels or predictions, as ``segmentation_scores`` computes it (NaN before any pixel).
+
+        Inside a compiled graph a metric cannot raise, so labels outside
+        0..num_classes-1 other than ``ignore_label`` are not counted either: check new
+        data once with ``confusion_matrix``, which refuses them. Counts are float32: exact
+        up to 2**24 pixels per cell, then relative rounding below 1e-7. Each batch costs
+        pixels × num_classes² multiply-adds (a matmul of one-hot codes), small next to the
+        network itself.
+        """
+
+        def __init__(self, num_classes: int, ignore_label: int | None = VOID_LABEL,
+                     name: str = "mean_iu", dtype=None):
+            super().__init__(name=name, dtype=dtype)
+            self.num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+            self.ignore_label = _check_ignore(ignore_label, self.num_classes)
+            self.confusion = self.add_variable(shape=(self.num_classes, self.num_classes),
+                                               initializer="zeros", name="confusion", dtype="float32")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            n = self.num_classes
+            y_pred = ops.convert_to_tensor(y_pred)
+            y_true = ops.convert_to_tensor(y_true)
+            if y_pred.shape[-1] is not None and y_pred.shape[-1] != n:
+                raise ValueError(f"MeanIU: y_pred has {y_pred.shape[-1]} scores per pixel (last axis), "
+                                 f"num_classes is {n}; pass scores (N, H, W, {n}), not class ids.")
+            if len(y_true.shape) == len(y_pred.shape):
+                y_true = ops.squeeze(y_true, axis=-1)
+            truth = ops.cast(y_true, "int32")
+            predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+            valid = ops.logical_and(truth >= 0, truth < n)
+            weights = ops.cast(valid, "float32")
+            if sample_weight is not None:
+                weights = weights * ops.cast(ops.broadcast_to(sample_weight, ops.shape(truth)), "float32")
+            # counts[i, j] = sum over pixels of [truth = i] * weight * [predicted = j]: a matmul of
+            # one-hot codes. Unlike bincount / scatter-add it is deterministic on GPUs (TF refuses
+            # non-deterministic ops once setup() enables op determinism) and compiles with XLA.
+            truth_codes = ops.one_hot(ops.reshape(ops.where(valid, truth, 0), (-1,)), n, dtype="float32")
+            truth_codes = truth_codes * ops.reshape(weights, (-1, 1))
+            predicted_codes = ops.one_hot(ops.reshape(predicted, (-1,)), n, dtype="float32")
+            self.confusion.assign_add(ops.matmul(ops.transpose(truth_codes), predicted_codes))
+
+        def result(self):
+            hits = ops.diagonal(self.confusion)
+            union = ops.sum(self.confusion, axis=0) + ops.sum(self.confusion, axis=1) - hits
+            present = ops.cast(union > 0, "float32")
+            iou = ops.divide_no_nan(hits, union)
+            return ops.sum(iou * present) / ops.sum(present)  # 0/0 = NaN before any pixel
+
+        def reset_state(self):
+            self.confusion.assign(ops.zeros((self.num_classes, self.num_classes), "float32"))
+
+        def get_config(self):
+            return {**super().get_config(), "num_classes": self.num_classes, "ignore_label": self.ignore_label}
+
+    return MeanIU
+
+
+def __getattr__(name):
+    # MeanIU is built on first use, so ``import fcn_lessons.metrics`` does not import Keras.
+    if name == "MeanIU":
+        cls = _keras_metric_class()
+        globals()["MeanIU"] = cls
+        return cls
+    raise AttributeError(f"module 'fcn_lessons.metrics' has no attribute {name!r}")
+
+
+# --- near the borders (lesson 05) -----------------------------------------------------------
+
+def boundary_band(labels, width: float, ignore_label: int | None = VOID_LABEL) -> np.ndarray:
+    """Pixels within ``width`` pixels (Euclidean) of a label border: the "trimap" band.
+
+    A border pixel is a void pixel (VOC marks object outlines void) or a pixel whose
+    4-neighbour has another label. The band is what ``trimap_scores`` evaluates.
+
+    Args:
+        labels: (H, W) or (N, H, W) integer class ids.
+        width: band half-width in pixels (> 0).
+
+    Returns:
+        bool array of the labels' shape.
+    """
+    import cv2
+
+    width = float(width)
+    if not width > 0:
+        raise ValueError(f"width must be a positive number of pixels, received {width}.")
+    labels = _validate.array(labels, "labels", ndim=(2, 3), kinds="iu", layout="(H, W) or (N, H, W)")
+    band = np.zeros(labels.shape, bool)
+    for index in np.ndindex(labels.shape[:-2]):
+        lab = labels[index]
+        border = np.zeros(lab.shape, bool)
+        if ignore_label is not None:
+            border |= lab == ignore_label
+        vertical, horizontal = lab[1:] != lab[:-1], lab[:, 1:] != lab[:, :-1]
+        border[1:] |= vertical
+        border[:-1] |= vertical
+        border[:, 1:] |= horizontal
+        border[:, :-1] |= horizontal
+        if not border.any():
+            continue
+        distance = cv2.distanceTransform((~border).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        band[index] = distance <= width
+    return band
+
+
+def trimap_scores(labels, predictions, num_classes: int, width: float,
+                  ignore_label: int | None = VOID_LABEL) -> dict:
+    """``segmentation_scores`` counting only pixels within ``width`` pixels of a label border.
+
+    The "trimap" evaluation of Kohli et al. (2009), used by DeepLab (Chen et al., 2015)
+    to compare how well networks place object borders: sweep ``width`` (1, 2, 4, 8, ...
+    pixels) and plot mean IU against it. Coarse outputs (FCN-32s) lose most near the
+    borders. Arguments as ``confusion_matrix``, labels (H, W) or (N, H, W).
+    """
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    ignore_label = _check_ignore(ignore_label, num_classes)
+    labels = _class_ids(labels, "labels", "")
+    labels, preds = _predicted_ids(labels, predictions, num_classes)
+    band = boundary_band(labels, width, ignore_label)
+    return segmentation_scores(_accumulate(labels, preds, num_classes, ignore_label, keep=band))
