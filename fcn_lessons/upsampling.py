@@ -437,8 +437,8 @@ def uneven_overlap(kernel_size: int, stride: int) -> bool:
 def artifact_score(output, stride, *, margin: int = 0) -> float:
     """How strongly ``output`` varies with its position on the s×s stride grid.
 
-    Split the pixels (after dropping ``margin`` pixels on every side) into the s·s
-    phases ``(y mod s, x mod s)`` and average each phase (over rows, columns and
+    Split the pixels (after dropping ``margin`` pixels on every side, and keeping whole
+    periods) into the s·s phases ``(y mod s, x mod s)`` and average each phase (over rows, columns and
     channels). The score is the spread of those averages relative to the mean absolute
     value: ``(max phase mean - min phase mean) / mean |output|``. It is 0 when every phase
     is equally bright (no checkerboard), and e.g. 4/3 for a uniform 3×3 kernel with
@@ -461,6 +461,8 @@ def artifact_score(output, stride, *, margin: int = 0) -> float:
     if window.shape[1] < sh or window.shape[2] < sw:
         raise ValueError(f"output of shape {np.shape(output)} minus a margin of {margin} leaves "
                          f"{window.shape[1:3]} pixels, fewer than one stride period {(sh, sw)}.")
+    # whole periods only, so that every phase has as many pixels as the others
+    window = window[:, :window.shape[1] // sh * sh, :window.shape[2] // sw * sw]
     phases = np.array([[window[:, a::sh, b::sw].mean() for b in range(sw)] for a in range(sh)])
     scale = np.abs(window).mean()
     if scale == 0:

@@ -250,6 +250,8 @@ def test_overlap_counts_equal_a_transposed_conv_of_ones(k, s):
 def test_artifact_score_definition():
     counts = upsampling.overlap_counts(3, 2, (8, 8)).astype(float)  # phases 4, 2, 2, 1
     assert upsampling.artifact_score(counts, 2) == pytest.approx((4 - 1) / 2.25)
+    odd_window = upsampling.overlap_counts(3, 2, (9, 11))  # only whole periods are scored
+    assert upsampling.artifact_score(odd_window, 2) == pytest.approx((4 - 1) / 2.25)
     assert upsampling.artifact_score(upsampling.overlap_counts(4, 2, (8, 8)), 2) == 0
     assert upsampling.artifact_score(np.zeros((4, 4)), 2) == 0
     assert upsampling.artifact_score(RNG.uniform(size=(8, 8)), 1) == 0

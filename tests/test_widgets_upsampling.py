@@ -1,0 +1,162 @@
+"""Lesson 03's explorers, headless: set widget values, look at the image they produce."""
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fcn_lessons import upsampling, widgets
+from fcn_lessons.widgets import upsampling as explorers
+from fcn_lessons.widgets._frames import from_png
+
+# What ipywidgets 7.7 (Colab) and 8 both provide, with the same behaviour.
+COMMON_WIDGETS = {"Dropdown", "IntSlider", "Image", "HBox", "VBox"}
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return widgets.upsampling_explorer()
+
+
+def _shown(box):
+    return from_png(bytes(box.image.value))
+
+
+def _current(box):
+    return box.render(**{name: control.value for name, control in box.controls.items()})
+
+
+def test_explorers_are_exported():
+    assert widgets.upsampling_explorer is explorers.upsampling_explorer
+    assert widgets.checkerboard_explorer is explorers.checkerboard_explorer
+
+
+def test_initial_image_is_the_default_frame_in_rgb_order(explorer):
+    assert explorer.image.format == "png"
+    np.testing.assert_array_equal(_shown(explorer), explorer.render())  # PNG is lossless; BGR handled
+
+
+@pytest.mark.parametrize("control, values", [
+    ("factor", explorers.FACTORS),
+    ("method", explorers.METHODS),
+    ("image", explorers.IMAGE_NAMES),
+])
+def test_every_control_value_changes_the_image(explorer, control, values):
+    seen = []
+    for value in values:
+        explorer.controls[control].value = value
+        frame = _shown(explorer)
+        np.testing.assert_array_equal(frame, _current(explorer))
+        seen.append(frame.tobytes())
+    assert len(set(seen)) == len(values), f"some {control} values give the same frame"
+    explorer.controls[control].value = values[0]
+
+
+def test_callback_reads_the_current_values_not_the_event(explorer):
+    # The front end coalesces rapid moves: only the final values count.
+    explorer.controls["method"].value = "nearest"
+    explorer.controls["factor"].value = 8
+    explorer.update()
+    np.testing.assert_array_equal(_shown(explorer), explorer.render(method="nearest", factor=8, image="shapes"))
+
+
+def test_factor_changes_the_coarse_input_size():
+    image = explorers._builtin_image("shapes")
+    for factor in explorers.FACTORS:
+        coarse, out = explorers.upsample_image(image, "nearest", factor)
+        assert coarse.shape == (128 // factor, 128 // factor, 3) and out.shape == image.shape
+
+
+def test_methods_behave_as_the_lesson_says():
+    image = explorers._builtin_image("shapes")
+    flat = explorers._builtin_image("flat grey")
+    factor = 4
+
+    def score(method, picture=image):
+        return upsampling.artifact_score(explorers.upsample_image(picture, method, factor)[1], factor, margin=factor)
+
+    assert score("nearest") < 0.02 and score("bilinear (half-pixel centres)") < 0.02
+    assert score("transposed conv, bilinear init (k=2f)") < 0.02
+    assert score("transposed conv, uneven kernel (k=3f/2)") > 0.5, "uneven overlap makes a checkerboard"
+    assert score("transposed conv, random init (k=2f)") > 0.1, "even overlap, random weights: still a pattern"
+    assert score("resize-conv (nearest, then random 3×3 conv)") < 0.05, "resize-conv: no checkerboard"
+    # a constant image stays constant under bilinear-initialised upsampling, away from the border
+    out = explorers.upsample_image(flat, "transposed conv, bilinear init (k=2f)", factor)[1]
+    np.testing.assert_allclose(out[factor:-factor, factor:-factor], 0.5, atol=1e-6)
+    # max-unpooling keeps one value per block (per channel) and zeros elsewhere
+    coarse, out = explorers.upsample_image(image, "max-unpooling (switches)", factor)
+    assert np.count_nonzero(out) <= coarse.size and np.isclose(out.max(), image.max())
+
+
+def test_own_image_is_offered_first():
+    picture = (np.random.default_rng(0).uniform(size=(100, 60, 3)) * 255).astype(np.uint8)
+    box = widgets.upsampling_explorer(picture, method="nearest", factor=2)
+    assert box.controls["image"].options[0] == "your image" and box.controls["image"].value == "your image"
+    assert box.controls["method"].value == "nearest" and box.controls["factor"].value == 2
+    assert _shown(box).shape == box.render().shape
+    grey = widgets.upsampling_explorer(np.zeros((64, 64)))
+    assert grey.controls["image"].value == "your image"
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: widgets.upsampling_explorer(np.zeros((32, 32, 4))), ValueError, "3 colour channels"),
+    (lambda: widgets.upsampling_explorer(np.zeros((2, 32, 32, 3))), ValueError, "image must have rank 2 or 3"),
+    (lambda: widgets.upsampling_explorer(method="cubic"), ValueError, "method must be one of"),
+    (lambda: widgets.upsampling_explorer(factor=3), ValueError, "factor must be one of"),
+    (lambda: widgets.checkerboard_explorer(kernel_size=0), ValueError, "kernel_size must be >= 1"),
+    (lambda: widgets.checkerboard_explorer(stride=9), ValueError, "stride must be <= 8"),
+    (lambda: explorers.upsample_image(np.zeros((30, 30, 3), np.float32), "nearest", 4), ValueError,
+     "divisible by factor 4"),
+])
+def test_bad_arguments_raise_clear_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# --- checkerboard explorer ------------------------------------------------------------------------
+
+def test_checkerboard_sliders_change_the_image():
+    box = widgets.checkerboard_explorer()
+    np.testing.assert_array_equal(_shown(box), box.render())
+    before = bytes(box.image.value)
+    box.controls["kernel_size"].value = 4
+    after_kernel = bytes(box.image.value)
+    box.controls["stride"].value = 3
+    after_stride = bytes(box.image.value)
+    box.controls["weights"].value = "random"
+    assert len({before, after_kernel, after_stride, bytes(box.image.value)}) == 4
+    np.testing.assert_array_equal(_shown(box), box.render(kernel_size=4, stride=3, weights="random"))
+    box.controls["kernel_size"].value = 99  # sliders clamp to their range
+    assert box.controls["kernel_size"].value == 16
+
+
+@pytest.mark.parametrize("k, s", [(3, 2), (4, 2), (1, 2), (16, 8), (12, 8), (5, 1), (6, 4)])
+def test_checkerboard_numbers(k, s):
+    result = explorers.checkerboard_output(k, s)
+    assert result["uneven"] == (k % s != 0)
+    np.testing.assert_array_equal(result["counts"], upsampling.overlap_counts(k, s, (4 * s, 4 * s)))
+    if result["uneven"]:
+        assert result["score"] > 0.1 and result["interior"].max() > result["interior"].min()
+    else:  # uniform weights and even overlap: every interior pixel gets exactly 1
+        assert result["score"] == pytest.approx(0, abs=1e-6)
+        np.testing.assert_allclose(result["interior"], 1, atol=1e-5)
+    tent = explorers.checkerboard_output(k, s, "tent (bilinear-shaped)")
+    if k == 2 * s:  # the tent of size 2s is the bilinear kernel: no artifact
+        np.testing.assert_allclose(tent["interior"], 1, atol=1e-5)
+
+
+def test_random_weights_make_a_pattern_even_with_even_overlap():
+    assert explorers.checkerboard_output(4, 2, "random")["score"] > 0.1
+
+
+# --- ipywidgets 7.7 / 8 common subset --------------------------------------------------------------
+
+def test_only_widgets_that_colab_has_are_used():
+    source = Path(explorers.__file__).read_text(encoding="utf-8")
+    used = {node.attr for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ipywidgets"}
+    assert used and used <= COMMON_WIDGETS, used - COMMON_WIDGETS
+    for newer_only in ("Stack", "TagsInput", "DatetimePicker", "tooltip", "description_allow_html", "ipympl",
+                       "enable_custom_widget_manager"):
+        assert newer_only not in source
