@@ -88,6 +88,17 @@ def nearest_upsample(x, factor):
     return restore(np.repeat(np.repeat(batch, fh, axis=1), fw, axis=2))
 
 
+def _taps(size: int, factor: int, align_corners: bool):
+    """For each output pixel: the two input neighbours and the weight of the second."""
+    out = np.arange(size * factor, dtype=np.float64)
+    if align_corners:
+        source = out * ((size - 1) / (size * factor - 1)) if size * factor > 1 else out * 0
+    else:
+        source = np.clip((out + 0.5) / factor - 0.5, 0, size - 1)
+    lower = np.floor(source).astype(np.intp)
+    return lower, np.minimum(lower + 1, size - 1), source - lower
+
+
 def interpolation_matrix(size: int, factor: int, *, align_corners: bool = False) -> np.ndarray:
     """The (size·factor, size) matrix of 1-D linear interpolation: ``out = M @ row``.
 
@@ -104,22 +115,18 @@ def interpolation_matrix(size: int, factor: int, *, align_corners: bool = False)
     factor = _validate.integer(factor, "factor", minimum=1)
     if not isinstance(align_corners, (bool, np.bool_)):
         raise TypeError(f"align_corners must be True or False, received {align_corners!r}.")
-    out = np.arange(size * factor, dtype=np.float64)
-    if align_corners:
-        source = out * ((size - 1) / (size * factor - 1)) if size * factor > 1 else out * 0
-    else:
-        source = np.clip((out + 0.5) / factor - 0.5, 0, size - 1)
-    lower = np.floor(source).astype(np.intp)
-    upper = np.minimum(lower + 1, size - 1)
-    t = source - lower
+    lower, upper, t = _taps(size, factor, bool(align_corners))
     matrix = np.zeros((size * factor, size))
-    np.add.at(matrix, (np.arange(out.size), lower), 1 - t)
-    np.add.at(matrix, (np.arange(out.size), upper), t)
+    np.add.at(matrix, (np.arange(lower.size), lower), 1 - t)
+    np.add.at(matrix, (np.arange(lower.size), upper), t)
     return matrix
 
 
 def bilinear_upsample(x, factor, align_corners: bool = False):
     """Bilinear interpolation to ``factor`` times the size, separably along H then W.
+
+    Along each axis, output pixel ``o`` mixes its two input neighbours as in
+    ``interpolation_matrix`` (the same numbers, gathered instead of multiplied).
 
     Args:
         x: (H, W), (H, W, C) or (N, H, W, C).
@@ -127,18 +134,22 @@ def bilinear_upsample(x, factor, align_corners: bool = False):
         align_corners: False for half-pixel centres (``tf.image.resize``, Keras
             ``UpSampling2D(interpolation="bilinear")``, ``cv2.resize``); True for the
             corner-aligned convention (``tf.compat.v1`` / PyTorch ``align_corners=True``).
-            See ``interpolation_matrix``.
 
     Returns:
         float array of x's rank (float32 for integer input), H·fh × W·fw pixels.
     """
     fh, fw = _factor(factor)
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"align_corners must be True or False, received {align_corners!r}.")
     batch, restore = _as_nhwc(x, kinds="biuf")
-    rows = interpolation_matrix(batch.shape[1], fh, align_corners=align_corners)
-    cols = interpolation_matrix(batch.shape[2], fw, align_corners=align_corners)
-    data = _float(batch)
-    out = np.einsum("oh,nhwc,pw->nopc", rows, data.astype(np.float64), cols, optimize=True)
-    return restore(out.astype(data.dtype))
+    out = _float(batch)
+    for axis, f in ((1, fh), (2, fw)):
+        lower, upper, t = _taps(out.shape[axis], f, bool(align_corners))
+        shape = [1, 1, 1, 1]
+        shape[axis] = t.size
+        first = np.take(out, lower, axis=axis)
+        out = first + (np.take(out, upper, axis=axis) - first) * t.reshape(shape).astype(out.dtype)
+    return restore(out)
 
 
 # --- transposed convolution ---------------------------------------------------------------

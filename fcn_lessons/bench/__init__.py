@@ -17,6 +17,7 @@ import platform
 
 BENCHMARKS = {
     "dense-vs-sliding": "fcn_lessons.bench.conv1x1:dense_vs_sliding",
+    "widgets": "fcn_lessons.bench.widgets:widgets",
 }
 
 
