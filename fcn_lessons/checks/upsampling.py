@@ -93,7 +93,7 @@ def check_bilinear_kernel(fn) -> None:
                 specific = ("Your centre is factor - 1 for an even kernel: that aligns pixel corners "
                             "(align_corners-style), shifting the output by half an input pixel. Use factor - 0.5.")
         case.assert_close(received, expected, what="bilinear kernel", atol=1e-6, hint=specific)
-    passed("3.2", len(configs), "match the FCN bilinear kernel")
+    print(f"Exercise 3.2 passed: {len(configs)} (factor, channels) cases match the FCN bilinear kernel.")
 
 
 def _tent(factor: int, centre: float) -> np.ndarray:

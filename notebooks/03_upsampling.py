@@ -1,0 +1,762 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,fcn_lessons,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 03: upsampling, from nearest neighbour to transposed convolutions
+#
+# A classification network shrinks its input: VGG16's five 2×2 max poolings leave one
+# score vector per 32×32 block of pixels. *Fully Convolutional Networks for Semantic
+# Segmentation* (Long, Shelhamer and Darrell, CVPR 2015) needs a class for every pixel,
+# so it must bring those coarse score maps back to the input's resolution: it
+# **upsamples**. This lesson takes apart every way of doing that, with a numpy version
+# of each next to the Keras layer it explains, and checks that they agree.
+#
+# **You will leave knowing**
+# - nearest and bilinear interpolation, and the two corner conventions of bilinear
+#   (half-pixel centres vs `align_corners=True`): which library uses which;
+# - what a transposed convolution computes, three ways: a scatter-add of kernel copies,
+#   the transpose of a convolution's matrix, the gradient of a convolution; why
+#   "deconvolution" is a misnomer;
+# - the output size of `Conv2DTranspose` ('valid', 'same', `output_padding`);
+# - how FCN initialises its transposed convolutions to bilinear interpolation, per
+#   channel, where that differs from bilinear resizing, and what a channel-mixing kernel
+#   does; how a random initialisation compares (measured);
+# - max-unpooling with switches (SegNet) and depth-to-space (sub-pixel convolution);
+# - checkerboard artifacts: when kernel copies overlap unevenly, how to score them, how to
+#   avoid them; and two interactive explorers of all of it.
+#
+# **Prerequisites:** lesson 01 (score maps at an output stride); strided convolutions and
+# Keras layers; numpy indexing.
+#
+# **Run time:** about 30 seconds on a laptop CPU, the same on a Colab GPU (the work is
+# small; most of it is numpy). The exercises for this lesson are in
+# `exercises/03_upsampling.ipynb`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
+# ipywidgets are preinstalled there). With `make lab` it is installed already.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "git+https://github.com/fcn-course/fcn-lessons"], check=True)
+
+import fcn_lessons
+
+ENV = fcn_lessons.setup(seed=0)
+
+import time
+
+import cv2
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+from fcn_lessons import data, upsampling, viz, widgets
+from fcn_lessons.widgets._frames import show_frame
+
+rng = np.random.default_rng(0)
+np.set_printoptions(precision=3, suppress=True)
+# Float32 arithmetic: two computations of the same sum may round differently.
+FLOAT32_TOLERANCE = 1e-5
+
+# %% [markdown]
+# ## 1. Why upsample, and what write-ups get wrong
+#
+# Lesson 01 turned a classifier into a network that outputs a coarse map of class scores:
+# one score vector per output position, at an *output stride* S (4 there, 32 for VGG16).
+# To label every pixel, FCN upsamples that map by S. Popular write-ups of FCN (including
+# the blog post this course grew from) get this part wrong in instructive ways:
+#
+# - "FCN does not use pooling": it does. VGG16's five max poolings are exactly why the
+#   score map is 32 times smaller than the image and has to be upsampled.
+# - "A 1×1 convolution, also called an upsampling layer": no. A 1×1 convolution scores
+#   classes at each position (lesson 01); it never changes the resolution.
+# - "Deconvolution layers recover the original image": the layer FCN (and Caffe) calls
+#   *Deconvolution* is a **transposed convolution**. It does not invert a convolution
+#   (section 3 shows what it does compute). The paper itself describes it as backwards
+#   strided convolution, "convolution with fractional input stride 1/f".
+# - Made-up taxonomies ("deconvolution, inverse up-convolution, interpolation layers"):
+#   the real menu is interpolation (nearest, bilinear), transposed convolution (learned,
+#   or initialised to bilinear), unpooling with switches, and depth-to-space. This lesson
+#   covers all of them.
+#
+# ## 2. Nearest and bilinear interpolation, and their corner conventions
+#
+# **Nearest neighbour** repeats every pixel f×f times; that is Keras'
+# `UpSampling2D(f)`. **Bilinear** interpolation reads the input at a fractional *source
+# coordinate* for each output pixel and mixes the two nearest input pixels along each
+# axis. The question is which source coordinate belongs to output pixel `o`. Two
+# conventions are in use:
+#
+# - **half-pixel centres**: pixel `i` is the square `[i, i + 1)` with its centre at
+#   `i + 0.5`; output pixel `o` (centre `o + 0.5` in output units) reads the input at
+#   `(o + 0.5) / f - 0.5`, clamped to the image. The image keeps its extent; each input
+#   pixel covers exactly f×f output pixels.
+# - **`align_corners=True`**: the centres of the corner pixels of input and output
+#   coincide; output pixel `o` reads `o · (n - 1) / (n·f - 1)`. The scale is then
+#   `(n - 1) / (n·f - 1)` instead of `1 / f`.
+#
+# A 2×2 image (four pixels) is enough to see them differ:
+
+# %%
+four_pixels = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+print("input:\n", four_pixels)
+print("nearest ×2:\n", upsampling.nearest_upsample(four_pixels, 2))
+print("bilinear ×2, half-pixel centres:\n", upsampling.bilinear_upsample(four_pixels, 2))
+print("bilinear ×2, align_corners=True:\n", upsampling.bilinear_upsample(four_pixels, 2, align_corners=True))
+
+# %% [markdown]
+# Half-pixel centres put the first output pixel a quarter of an input pixel from the
+# first input centre (weights 0.75/0.25); align_corners puts it exactly on it and
+# stretches the rest (thirds). Which convention does each library use? We resize the
+# same row `[0, 1]` to 4 pixels with each of them:
+
+# %%
+ROW = np.array([[0.0, 1.0]], np.float32)  # one row of two pixels
+batch = ROW[None, :, :, None]  # NHWC
+LIBRARIES = {
+    "numpy reference, half-pixel": upsampling.bilinear_upsample(ROW, (1, 2)),
+    "numpy reference, align_corners": upsampling.bilinear_upsample(ROW, (1, 2), align_corners=True),
+    "tf.image.resize (TF2)": tf.image.resize(batch, (1, 4), "bilinear"),
+    "keras UpSampling2D(bilinear)": keras.layers.UpSampling2D((1, 2), interpolation="bilinear")(batch),
+    "keras.ops.image.resize": keras.ops.image.resize(batch, (1, 4), interpolation="bilinear"),
+    "cv2.resize INTER_LINEAR": cv2.resize(ROW, (4, 1), interpolation=cv2.INTER_LINEAR),
+    "tf.compat.v1 resize_bilinear, default": tf.compat.v1.image.resize_bilinear(batch, (1, 4)),
+    "tf.compat.v1 resize_bilinear, align_corners": tf.compat.v1.image.resize_bilinear(batch, (1, 4),
+                                                                                      align_corners=True),
+}
+for name, result in LIBRARIES.items():
+    print(f"{name:40s} {np.asarray(result).ravel()}")
+
+# %% [markdown]
+# So: TF2's `tf.image.resize`, Keras (`UpSampling2D`, `keras.ops.image.resize`) and
+# OpenCV use **half-pixel centres**, as does PyTorch's `F.interpolate` by default
+# (`align_corners=False`; its `nn.UpsamplingBilinear2d` uses `align_corners=True`). TF1's
+# `resize_bilinear` had a third, *asymmetric* default (`o / f`, no half-pixel offset:
+# `[0, 0.5, 1, 1]`) that shifts the image by half an input pixel; it survives in
+# `tf.compat.v1` and in models ported from TF1.
+#
+# Does the difference matter? Plot the source coordinate of every output pixel for ×8
+# upsampling of a 16-pixel row: the conventions disagree by up to 0.4 of an input pixel
+# (over 3 output pixels) near the borders. A network trained with one and run with the
+# other sees its predictions shifted by that much: small for a photo, large for a
+# one-pixel-wide boundary.
+
+# %%
+SIDE, FACTOR = 16, 8
+outputs = np.arange(SIDE * FACTOR)
+half_pixel = np.clip((outputs + 0.5) / FACTOR - 0.5, 0, SIDE - 1)
+corners = outputs * (SIDE - 1) / (SIDE * FACTOR - 1)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+axes[0].plot(outputs, half_pixel, label="half-pixel centres")
+axes[0].plot(outputs, corners, label="align_corners=True")
+axes[0].set(xlabel="output pixel", ylabel="source coordinate (input pixels)", title=f"×{FACTOR} of {SIDE} pixels")
+axes[0].legend()
+axes[1].plot(outputs, (half_pixel - corners) * FACTOR)
+axes[1].set(xlabel="output pixel", ylabel="difference (output pixels)", title="half-pixel minus align_corners")
+plt.tight_layout()
+plt.show()
+print(f"largest disagreement: {np.abs(half_pixel - corners).max():.3f} input pixels "
+      f"= {FACTOR * np.abs(half_pixel - corners).max():.1f} output pixels")
+
+# %% [markdown]
+# **Label maps are never interpolated bilinearly.** Bilinear mixes neighbouring values;
+# for class ids that produces ids that do not exist (halfway between "circle" = 1 and
+# "triangle" = 3 lies "square" = 2), and it blurs the void label 255 into its
+# neighbours. Resize masks with nearest neighbour, and upsample *scores* (one channel per
+# class) bilinearly, then take the argmax. Four labels are enough to see it:
+
+# %%
+label_map = np.array([[0, 1], [3, data.VOID_LABEL]], np.uint8)  # background, circle, triangle, void
+print("label map:\n", label_map)
+print("nearest ×2 keeps the labels:\n", upsampling.nearest_upsample(label_map, 2))
+print("bilinear ×2 invents new ones:\n", upsampling.bilinear_upsample(label_map, 2))
+
+# %% [markdown]
+# ## 3. Transposed convolution, three ways
+#
+# ### 3.1 A scatter-add of kernel copies
+#
+# A strided convolution *gathers*: each output is a weighted sum of a window of inputs,
+# and the windows start s pixels apart. A transposed convolution *scatters*: every input
+# pixel adds a copy of the kernel, scaled by its value, into the output, and the copies
+# start s pixels apart; where copies overlap, they add up. In one dimension, with input
+# `[1, 2, 3]`, kernel `[1, 10, 100]` and stride 2:
+
+# %%
+x_1d = np.array([1.0, 2.0, 3.0])
+kernel_1d = np.array([1.0, 10.0, 100.0])
+STRIDE_1D = 2
+length = (len(x_1d) - 1) * STRIDE_1D + len(kernel_1d)  # where the last copy ends
+copies = np.zeros((len(x_1d), length))
+for i, value in enumerate(x_1d):
+    copies[i, i * STRIDE_1D:i * STRIDE_1D + len(kernel_1d)] = value * kernel_1d
+for i, row in enumerate(copies):
+    print(f"copy of x[{i}] = {x_1d[i]:.0f}:", row.astype(int))
+print("sum (the output):    ", copies.sum(axis=0).astype(int))
+layer_1d = keras.layers.Conv2DTranspose(1, (1, 3), strides=(1, STRIDE_1D), use_bias=False)
+layer_1d.build((None, 1, 3, 1))
+layer_1d.set_weights([kernel_1d.reshape(1, 3, 1, 1)])
+print("keras Conv2DTranspose:", np.asarray(layer_1d(x_1d.reshape(1, 1, 3, 1))).ravel().astype(int))
+
+# %% [markdown]
+# In 2-D with channels the same holds: input pixel `x[i, j]` (a vector of C_in values)
+# adds `kernel[a, b] @ x[i, j]` to output pixel `(i·s + a, j·s + b)` for every kernel
+# offset `(a, b)`. Keras stores a `Conv2DTranspose` kernel as **(kh, kw, C_out, C_in)**:
+# the last two axes are swapped relative to `Conv2D`'s (kh, kw, C_in, C_out), because
+# the layer runs a convolution backwards. `upsampling.transposed_conv2d` is this
+# scatter-add (looping over the kh·kw offsets rather than the pixels: the same sum),
+# with Keras' cropping for 'same' padding:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+x = rng.standard_normal((2, 5, 6, 3)).astype("float32")
+for padding in ("valid", "same"):
+    layer = keras.layers.Conv2DTranspose(4, 3, strides=2, padding=padding, use_bias=False)
+    keras_out = np.asarray(layer(x))
+    ours = upsampling.transposed_conv2d(x, layer.get_weights()[0], 2, padding)
+    difference = np.abs(keras_out - ours).max()
+    print(f"padding={padding!r}: kernel {layer.kernel.shape}, output {ours.shape}, max |Keras - numpy| = {difference:.1e}")
+    assert difference < FLOAT32_TOLERANCE
+
+# %% [markdown]
+# ### 3.2 The transpose of the convolution matrix
+#
+# A convolution is linear, so it is a matrix: flatten the input to a vector, and
+# `conv(x) = M @ x`. Each row of M holds the kernel at the positions its window covers.
+# For a 5×5 input, a 3×3 kernel and stride 2 ('valid'), there are 2×2 outputs, so M is
+# 4×25. Its transpose M.T is 25×4: it maps 4 numbers back to a 5×5 image, and each
+# *column* of M (a kernel copy) is where one of them goes. That is the scatter-add, and
+# the reason for the name **transposed** convolution (Dumoulin and Visin, *A guide to
+# convolution arithmetic for deep learning*, 2016).
+
+# %%
+IMAGE_SIDE, KERNEL_SIDE, STRIDE = 5, 3, 2
+kernel_2d = np.arange(1, KERNEL_SIDE ** 2 + 1, dtype=np.float32).reshape(KERNEL_SIDE, KERNEL_SIDE)
+M = upsampling.conv_matrix((IMAGE_SIDE, IMAGE_SIDE), kernel_2d, STRIDE)
+print("kernel:\n", kernel_2d)
+print("convolution matrix M:", M.shape, "  its transpose:", M.T.shape)
+fig = plt.figure(figsize=(11, 4.6))
+top = fig.add_subplot(2, 1, 1)
+top.imshow(M, cmap="viridis")
+top.set(title="M: row r holds the kernel where output r looks", xlabel="input pixel (row-major)", ylabel="output r")
+for r in range(M.shape[0]):
+    ax = fig.add_subplot(2, M.shape[0], M.shape[0] + r + 1)
+    ax.imshow(M.T[:, r].reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="viridis")
+    ax.set_title(f"column {r} of M.T, as 5×5", fontsize=9)
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+image = rng.standard_normal((IMAGE_SIDE, IMAGE_SIDE)).astype("float32")
+conv = keras.layers.Conv2D(1, KERNEL_SIDE, strides=STRIDE, use_bias=False)
+conv.build((None, IMAGE_SIDE, IMAGE_SIDE, 1))
+conv.set_weights([kernel_2d[:, :, None, None]])
+by_matrix = (M @ image.ravel()).reshape(2, 2)
+by_keras = np.asarray(conv(image[None, :, :, None]))[0, :, :, 0]
+print(f"conv: max |M @ x - Keras Conv2D| = {np.abs(by_matrix - by_keras).max():.1e}")
+assert np.allclose(by_matrix, by_keras, atol=1e-4)
+
+y = rng.standard_normal((2, 2)).astype("float32")
+back_by_matrix = (M.T @ y.ravel()).reshape(IMAGE_SIDE, IMAGE_SIDE)
+back_by_scatter = upsampling.transposed_conv2d(y[:, :, None], kernel_2d[:, :, None, None], STRIDE)[:, :, 0]
+print(f"transposed: max |M.T @ y - scatter-add| = {np.abs(back_by_matrix - back_by_scatter).max():.1e}")
+assert np.allclose(back_by_matrix, back_by_scatter, atol=1e-4)
+
+# %% [markdown]
+# ### 3.3 The gradient of a convolution
+#
+# If `z = M @ x`, the gradient of any loss with respect to x is `M.T @ (dloss/dz)`. So a
+# transposed convolution is exactly what backpropagation through a convolution computes
+# for its input, which is how TensorFlow implements `Conv2DTranspose`
+# (`Conv2DBackpropInput`). Check it with `GradientTape`: the gradient of
+# `sum(conv(x) * y)` is the transposed convolution of y with the *same* kernel array
+# (read as Conv2D's (kh, kw, C_in, C_out) by the convolution and as Conv2DTranspose's
+# (kh, kw, C_out, C_in) by the transposed one: the same numbers).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+conv_kernel = rng.standard_normal((4, 4, 3, 2)).astype("float32")  # Conv2D: 3 in, 2 out
+x_in = tf.constant(rng.standard_normal((1, 10, 10, 3)).astype("float32"))
+y_out = rng.standard_normal((1, 4, 4, 2)).astype("float32")  # the shape of conv(x_in)
+with tf.GradientTape() as tape:
+    tape.watch(x_in)
+    total = tf.reduce_sum(tf.nn.conv2d(x_in, conv_kernel, strides=2, padding="VALID") * y_out)
+gradient = np.asarray(tape.gradient(total, x_in))
+transposed = upsampling.transposed_conv2d(y_out, conv_kernel, 2)
+print(f"gradient {gradient.shape}, transposed conv {transposed.shape}: "
+      f"max |difference| = {np.abs(gradient - transposed).max():.1e}")
+assert np.allclose(gradient, transposed, atol=1e-4)
+
+# %% [markdown]
+# ### Why "deconvolution" is a misnomer
+#
+# *Deconvolution* means undoing a convolution: recovering x from `M @ x` (as in image
+# deblurring). A transposed convolution applies M.T, not an inverse. M is not even
+# square here (4×25), so no inverse exists; the closest thing, the least-squares
+# pseudo-inverse, is a different matrix, and convolving then transposed-convolving does
+# not give x back:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+round_trip = (M.T @ (M @ image.ravel())).reshape(IMAGE_SIDE, IMAGE_SIDE)
+print(f"|| M.T M x - x || / || x || = {np.linalg.norm(round_trip - image) / np.linalg.norm(image):.2f}"
+      "   (an inverse would give 0)")
+print(f"max |M.T - pinv(M)| = {np.abs(M.T - np.linalg.pinv(M)).max():.2f}")
+assert not np.allclose(round_trip, image, atol=0.1)
+
+# %% [markdown]
+# Better names exist and are used: *transposed convolution* (Keras, TF, PyTorch),
+# *fractionally strided convolution* (stride 1/f), *backwards strided convolution* (the
+# FCN paper). Zeiler and Fergus's "deconvnet" visualisations are yet another thing.
+#
+# ## 4. The output size of Conv2DTranspose
+#
+# The full scatter-add is `(n - 1)·s + k` long: the last copy starts at `(n - 1)·s` and is
+# k wide. Keras then sizes the output as follows, per axis:
+#
+# | padding | `output_padding` | output length |
+# |---|---|---|
+# | 'valid' | None | `n·s + max(k - s, 0)` (equal to `(n - 1)·s + k` when k ≥ s) |
+# | 'same' | None | `n·s` (the scatter-add, cropped; the extra pixel is cropped at the end) |
+# | any | p (0 ≤ p < s) | `(n - 1)·s + k - 2·pad + p`, with `pad = k // 2` for 'same', 0 for 'valid' |
+#
+# 'same' gives exactly s times the input, which is what an FCN decoder wants. The formula
+# against the layer itself:
+
+# %%
+SIZE_EXAMPLES = [  # (n, k, s, padding, output_padding)
+    (4, 4, 2, "valid", None), (4, 3, 2, "valid", None), (4, 1, 2, "valid", None),
+    (4, 4, 2, "same", None), (4, 3, 2, "same", None), (4, 3, 2, "same", 1), (4, 4, 2, "same", 1),
+    (7, 64, 32, "valid", None), (7, 64, 32, "same", None),
+]
+print(f"{'n':>3} {'k':>3} {'s':>3} {'padding':8s} {'out_pad':8s} {'formula':>8s} {'Keras':>6s}")
+for n, k, s, padding, p in SIZE_EXAMPLES:
+    layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
+                                         output_padding=None if p is None else (p, 0))
+    measured = layer(np.zeros((1, n, 1, 1), "float32")).shape[1]
+    formula = upsampling.transposed_conv_output_size(n, k, s, padding, p)
+    print(f"{n:3d} {k:3d} {s:3d} {padding:8s} {str(p):8s} {formula:8d} {measured:6d}")
+    assert formula == measured
+
+# %% [markdown]
+# Two traps: with 'valid' and k < s the output is n·s long and its last `s - k` pixels
+# are zeros (no copy reaches them); and with 'same', an even k and `output_padding=0` the
+# requested size is one short of what TensorFlow can produce, so the layer raises an
+# error: use `output_padding=None` there.
+#
+# ## 5. Bilinear initialisation: a transposed convolution that interpolates
+#
+# Bilinear interpolation by an integer factor f is a transposed convolution: every input
+# pixel spreads its value into the output with a tent-shaped weight, 1 at its own centre,
+# falling linearly to 0 at the centres of its neighbours, f output pixels away. FCN
+# initialises its upsampling layers with this kernel (the reference implementation's
+# `upsample_filt`): size `k = 2f - f mod 2` (4 for ×2, 16 for ×8, 64 for ×32), centre
+# `c = f - 0.5` for even k, weight `(1 - |a - c| / f)(1 - |b - c| / f)` at tap (a, b),
+# and **only on the diagonal**: input channel i feeds output channel i, because each
+# channel is the score of one class and classes must not mix.
+
+# %%
+print("×2 kernel, one channel (the FCN-16s/8s intermediate upsampling):\n", upsampling.bilinear_kernel(2, 1)[:, :, 0, 0])
+for factor in (2, 3, 4, 8, 32):
+    kernel = upsampling.bilinear_kernel(factor, 1)[:, :, 0, 0]
+    print(f"×{factor}: size {kernel.shape[0]}, weights sum to {kernel.sum():.0f} = {factor}²")
+kernel_x4 = upsampling.bilinear_kernel(4, 3)
+print("×4 kernel for 3 channels:", kernel_x4.shape, " channel pairs with nonzero weights:",
+      [(i, j) for i in range(3) for j in range(3) if kernel_x4[:, :, i, j].any()])
+
+# %% [markdown]
+# With `strides=f` and `padding='same'`, a `Conv2DTranspose` holding this kernel
+# reproduces bilinear upsampling with half-pixel centres exactly, except at the border.
+# There, `bilinear_upsample` clamps the source coordinate (it repeats the edge pixel),
+# while the transposed convolution gets no copy from the missing pixel beyond the edge:
+# the outermost f/2 rows and columns receive less than their full weight and come out
+# darker.
+
+# %%
+BILINEAR_FACTOR = 4
+coarse = data.make_shapes(1, image_size=16, seed=4, object_size=(0.4, 0.8))[0][0].astype("float32") / 255
+bilinear_layer = keras.layers.Conv2DTranspose(3, 2 * BILINEAR_FACTOR, strides=BILINEAR_FACTOR, padding="same",
+                                              use_bias=False)
+bilinear_layer.build((None, *coarse.shape))
+bilinear_layer.set_weights([upsampling.bilinear_kernel(BILINEAR_FACTOR, 3)])
+by_layer = np.asarray(bilinear_layer(coarse[None]))[0]
+by_resize = upsampling.bilinear_upsample(coarse, BILINEAR_FACTOR)
+difference = np.abs(by_layer - by_resize).max(axis=2)
+border = BILINEAR_FACTOR // 2
+interior = (slice(border, -border), slice(border, -border))
+print(f"interior (all but {border} pixels at each border) identical:", bool(np.all(difference[interior] <= FLOAT32_TOLERANCE)))
+print("the border differs:", bool(np.any(difference > FLOAT32_TOLERANCE)))
+
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
+for ax, picture, title in zip(axes, [coarse, by_resize, np.clip(by_layer, 0, 1)],
+                              ["coarse input 16×16", "bilinear_upsample ×4", "Conv2DTranspose, bilinear kernel"]):
+    ax.imshow(picture, interpolation="nearest")
+    ax.set_title(title)
+axes[3].imshow(difference, cmap="magma", interpolation="nearest")
+axes[3].set_title("|difference|: the border only")
+for ax in axes:
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# FCN crops its upsampled maps (the reference implementation pads the input by 100
+# pixels and crops afterwards), so the border never reaches the loss. Now the classic
+# mistake: fill *every* channel pair with the tent (Caffe's bilinear filler does this
+# unless the layer is grouped per channel). Output channel j then receives the sum of all
+# input channels: every class gets the same score map.
+
+# %%
+mixing_kernel = np.repeat(np.repeat(upsampling.bilinear_kernel(BILINEAR_FACTOR, 1), 3, axis=2), 3, axis=3)
+mixed = upsampling.transposed_conv2d(coarse, mixing_kernel, BILINEAR_FACTOR, "same")
+print("output channels identical:", np.allclose(mixed[..., 0], mixed[..., 1]) and np.allclose(mixed[..., 1], mixed[..., 2]))
+print(f"mean brightness, mixing kernel / per-channel kernel: {mixed.mean() / by_layer.mean():.2f}")
+fig, axes = plt.subplots(1, 2, figsize=(6.5, 3.3))
+axes[0].imshow(np.clip(by_layer, 0, 1))
+axes[0].set_title("per channel (FCN)")
+axes[1].imshow(np.clip(mixed / 3, 0, 1))
+axes[1].set_title("every pair filled (÷3)")
+for ax in axes:
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. Learned or fixed? Bilinear versus random initialisation
+#
+# FCN learns its intermediate ×2 upsampling layers starting from bilinear, and keeps the
+# final one fixed: learning it "made no significant difference" (reference
+# implementation). What if we start from a random kernel instead? A tiny fitting task:
+# upsample class-score maps ×8, as FCN-8s's last layer does. The input is the fraction
+# of each class in every 8×8 block of a course label map (a perfect but coarse score
+# map); the target is the full-resolution label map; the loss is per-pixel softmax
+# cross-entropy with the void label ignored. One `Conv2DTranspose(5, 16, strides=8,
+# padding='same')` layer, no bias, trained with Adam from two initialisations.
+
+# %%
+SCORE_FACTOR = 8  # FCN-8s's last upsampling
+MAP_SIZE = 64
+NUM_TRAIN_MAPS = fcn_lessons.by_mode(full=512, quick=128)
+EPOCHS = fcn_lessons.by_mode(full=10, quick=3)
+LEARNING_RATE = 1e-2  # Adam; large because the layer is linear and tiny
+BATCH = 32
+
+
+def coarse_scores(label_maps):
+    """(N, H, W) class ids -> (N, H/8, W/8, classes): the share of each class per block (void counts for none)."""
+    one_hot = (label_maps[..., None] == np.arange(data.NUM_CLASSES)).astype("float32")
+    n, h, w, c = one_hot.shape
+    return one_hot.reshape(n, h // SCORE_FACTOR, SCORE_FACTOR, w // SCORE_FACTOR, SCORE_FACTOR, c).mean(axis=(2, 4))
+
+
+_, train_maps = data.make_shapes(NUM_TRAIN_MAPS, image_size=MAP_SIZE, seed=1)
+_, val_maps = data.make_shapes(64, image_size=MAP_SIZE, seed=2)
+train_scores, val_scores = coarse_scores(train_maps), coarse_scores(val_maps)
+print("one map: scores", train_scores.shape[1:], "-> labels", train_maps.shape[1:])
+
+
+def upsampling_model(kernel_initializer):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((None, None, data.NUM_CLASSES)),
+        keras.layers.Conv2DTranspose(data.NUM_CLASSES, 2 * SCORE_FACTOR, strides=SCORE_FACTOR, padding="same",
+                                     use_bias=False, kernel_initializer=kernel_initializer),
+    ])
+    model.compile(keras.optimizers.Adam(LEARNING_RATE),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=data.VOID_LABEL))
+    return model
+
+
+def pixel_accuracy(model, scores, labels):
+    predicted = np.asarray(model.predict_on_batch(scores)).argmax(axis=-1)
+    valid = labels != data.VOID_LABEL
+    return float((predicted[valid] == labels[valid]).mean())
+
+
+INITIALISERS = {
+    "bilinear": keras.initializers.Constant(upsampling.bilinear_kernel(SCORE_FACTOR, data.NUM_CLASSES)),
+    "random (Glorot uniform, Keras' default)": "glorot_uniform",
+}
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+curves, trained = {}, {}
+start = time.perf_counter()
+for name, initializer in INITIALISERS.items():
+    model = upsampling_model(initializer)
+    curve = [(model.evaluate(val_scores, val_maps, verbose=0), pixel_accuracy(model, val_scores, val_maps))]
+    for epoch in range(EPOCHS):
+        model.fit(train_scores, train_maps, batch_size=BATCH, epochs=1, verbose=0)
+        curve.append((model.evaluate(val_scores, val_maps, verbose=0), pixel_accuracy(model, val_scores, val_maps)))
+    curves[name], trained[name] = np.array(curve), model
+print(f"trained 2 models for {EPOCHS} epochs on {NUM_TRAIN_MAPS} maps in {time.perf_counter() - start:.1f} s")
+
+constant_background = np.zeros((1, 12, 12, data.NUM_CLASSES), "float32")
+constant_background[..., 0] = 1  # a map that says "background" everywhere: the output should be flat
+print(f"{'initialisation':42s} {'val loss':>15s} {'val pixel acc.':>17s} {'artifact score':>15s}")
+print(f"{'':42s} {'start':>7s} {'end':>7s} {'start':>8s} {'end':>8s} {'of the kernel':>15s}")
+for name, curve in curves.items():
+    kernel = trained[name].get_weights()[0]
+    logits = upsampling.transposed_conv2d(constant_background, kernel, SCORE_FACTOR, "same")[0, :, :, 0]
+    score = upsampling.artifact_score(logits, SCORE_FACTOR, margin=2 * SCORE_FACTOR)
+    print(f"{name:42s} {curve[0, 0]:7.3f} {curve[-1, 0]:7.3f} {curve[0, 1]:8.3f} {curve[-1, 1]:8.3f} {score:15.3f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
+for name, curve in curves.items():
+    axes[0].plot(curve[:, 0], marker="o", label=name)
+    axes[1].plot(curve[:, 1], marker="o", label=name)
+axes[0].set(xlabel="epoch", ylabel="validation loss", title="cross-entropy (void ignored)")
+axes[1].set(xlabel="epoch", ylabel="validation pixel accuracy", title="pixel accuracy")
+axes[1].legend()
+plt.tight_layout()
+plt.show()
+# What the measurement must show, in quick mode and in full: the bilinear start is better
+# at every epoch, in loss and in accuracy.
+bilinear_curve, random_curve = curves.values()
+assert np.all(bilinear_curve[:, 0] < random_curve[:, 0]), "random init should have the higher loss throughout"
+assert np.all(bilinear_curve[:, 1] > random_curve[:, 1]), "random init should be less accurate throughout"
+
+# %% [markdown]
+# The bilinear start is right from step 0 (the untrained layer *is* the fixed bilinear
+# upsampler) and training mostly scales its logits up, lowering the cross-entropy. The
+# random start mixes classes (its first accuracy is near chance) and must learn the
+# interpolation from the data; after the same number of steps it is still behind in
+# both loss and accuracy. The last column applies each trained kernel to a map that says
+# "background" everywhere and scores how periodic the output is (section 8): training
+# leaves small periodic ripples in both kernels (the numbers depend on the run length;
+# the docs/RESULTS.md section of this lesson records a full run). Note also that the fixed bilinear upsampler's
+# *accuracy* is the best of all here: FCN's choice to keep the final layer fixed costs
+# nothing.
+#
+# ## 7. Max-unpooling and depth-to-space
+#
+# Two upsamplers that have no kernel to overlap at all.
+#
+# **Max-unpooling with switches** (SegNet: Badrinarayanan, Kendall and Cipolla, IEEE
+# TPAMI 2017): the encoder's max pooling remembers *where* each maximum came from (the
+# "switches", `tf.nn.max_pool_with_argmax`); the decoder puts each value back at that
+# position and zeros elsewhere, then convolutions fill in the gaps. It restores the exact
+# location of strong responses at no parameter cost.
+
+# %%
+pool_input = np.array([[1, 5, 2, 0],
+                       [3, 4, 9, 1],
+                       [0, 2, 6, 7],
+                       [8, 1, 3, 2]], np.float32)[:, :, None]
+pooled, switches = upsampling.max_pool_with_argmax(pool_input, 2)
+tf_pooled, tf_switches = tf.nn.max_pool_with_argmax(pool_input[None], 2, 2, "VALID")
+print("pooled:\n", pooled[:, :, 0], "\nswitches (flat index y·W + x):\n", switches[:, :, 0])
+print("same as tf.nn.max_pool_with_argmax:", np.array_equal(pooled, tf_pooled[0]) and np.array_equal(switches, tf_switches[0]))
+print("unpooled:\n", upsampling.max_unpool(pooled, switches, pool_input.shape)[:, :, 0])
+
+# %% [markdown]
+# **Depth-to-space** (the "pixel shuffle" of sub-pixel convolution: Shi et al., CVPR
+# 2016) moves channels into space: a map with r²·C channels becomes r times larger
+# with C channels. A convolution first computes the r² sub-pixel values of every
+# output block at low resolution.
+
+# %%
+depth = np.arange(8, dtype=np.float32).reshape(1, 1, 8)  # one pixel, 8 = 2²·2 channels
+shuffled = upsampling.depth_to_space(depth, 2)
+print("8 channels of one pixel -> 2×2 pixels of 2 channels:\n", shuffled[..., 0], "(channel 0)\n",
+      shuffled[..., 1], "(channel 1)")
+print("same as tf.nn.depth_to_space:", np.array_equal(shuffled, tf.nn.depth_to_space(depth[None], 2)[0]))
+
+# %% [markdown]
+# A 1×1 convolution followed by depth-to-space with block r *is* a transposed
+# convolution with kernel size r and stride r: the (C_in, r²·C_out) weights, reshaped,
+# are its (r, r, C_out, C_in) kernel. Kernel copies then never overlap (k = s), so they
+# cannot overlap unevenly; but each of the r² positions in a block has its own weights,
+# so with random weights the output still varies with the position in the block (a
+# remedy, "ICNR" initialisation, starts all r² positions equal: Aitken et al., 2017).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+BLOCK, C_IN, C_OUT = 3, 4, 2
+features = rng.standard_normal((1, 5, 6, C_IN)).astype("float32")
+weights_1x1 = rng.standard_normal((C_IN, BLOCK * BLOCK * C_OUT)).astype("float32")
+sub_pixel = upsampling.depth_to_space(features @ weights_1x1, BLOCK)
+as_transposed = keras.layers.Conv2DTranspose(C_OUT, BLOCK, strides=BLOCK, use_bias=False)
+as_transposed.build(features.shape)
+as_transposed.set_weights([weights_1x1.reshape(C_IN, BLOCK, BLOCK, C_OUT).transpose(1, 2, 3, 0)])
+difference = np.abs(sub_pixel - np.asarray(as_transposed(features))).max()
+print(f"1×1 conv + depth_to_space vs Conv2DTranspose(k={BLOCK}, s={BLOCK}): max |difference| = {difference:.1e}")
+assert difference < FLOAT32_TOLERANCE
+
+# %% [markdown]
+# ## 8. Checkerboard artifacts
+#
+# Odena, Dumoulin and Olah (*Deconvolution and Checkerboard Artifacts*, Distill, 2016)
+# explained the grid patterns that transposed convolutions leave in generated images:
+# when the kernel size k is **not divisible by the stride** s, the kernel copies overlap
+# unevenly, so some output pixels receive more copies than others. Away from the
+# borders, output pixel o receives the kernel taps t with `t ≡ o (mod s)`; the count
+# repeats every s pixels, and it is the same for every o exactly when s divides k.
+# `upsampling.overlap_counts` gives the count map:
+
+# %%
+PAIRS = [(3, 2), (4, 2), (2, 2), (5, 3)]
+fig, axes = plt.subplots(1, len(PAIRS), figsize=(13, 3.4))
+for ax, (k, s) in zip(axes, PAIRS):
+    counts = upsampling.overlap_counts(k, s, (3 * s, 3 * s))
+    ax.imshow(counts, cmap="viridis", vmin=0, vmax=counts.max() + 0.5)
+    for (r, c), value in np.ndenumerate(counts):
+        ax.text(c, r, value, ha="center", va="center", color="white" if value <= counts.max() / 2 else "black")
+    ax.set_title(f"k={k}, s={s}: {'uneven' if upsampling.uneven_overlap(k, s) else 'even'}")
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# k = 3, s = 2 covers the pixels of a 2×2 block 4, 2, 2 and 1 times: a checkerboard.
+# k = 4, s = 2 and, despite a popular quiz answer, **k = 2, s = 2** overlap evenly (k = s
+# does not overlap at all). That is why FCN's bilinear kernels have size 2f.
+#
+# **An artifact score.** To compare upsamplers with a number, we measure how much an
+# output depends on its position on the stride grid. Split the output pixels (away from
+# the border, whole periods only) into the s×s *phases* `(y mod s, x mod s)`, average
+# each phase, and report the spread relative to the mean magnitude:
+#
+# `artifact score = (largest phase mean - smallest phase mean) / mean |output|`
+#
+# It is 0 when every phase is equally bright. For a uniform kernel on a constant input the
+# phase means are the overlap counts: (4 - 1) / 2.25 = 1.33 for k = 3, s = 2. (The phase
+# means are the periodic part of the image at the stride period, so this is the energy at
+# the stride frequency and its harmonics, normalised.) Scores for uniform kernels on a
+# constant input, for every k and s up to 8 and 4:
+
+# %%
+print("k \\ s " + "".join(f"{s:>7d}" for s in range(1, 5)))
+for k in range(1, 9):
+    scores = [upsampling.artifact_score(upsampling.overlap_counts(k, s, (4 * s, 4 * s)), s) for s in range(1, 5)]
+    print(f"{k:5d} " + "".join(f"{score:7.2f}" for score in scores))
+
+# %% [markdown]
+# Zero exactly where s divides k; largest when k < s (holes: some pixels get no copy at
+# all). On an image the pattern is just as visible. Below, a 32×32 image upsampled ×4 by
+# a transposed convolution with a uniform 6×6 kernel (uneven), by the bilinear kernel
+# (16×16, even), by a *random* 8×8 kernel (even overlap, but every phase has its own
+# weights), and by **resize-convolution**, Odena et al.'s fix: nearest-neighbour
+# upsampling followed by an ordinary convolution (here with random 3×3 weights), which
+# has no stride to be uneven with.
+
+# %%
+ARTIFACT_FACTOR = 4
+photo = data.make_shapes(1, image_size=128, seed=3, num_objects=(4, 4))[0][0].astype("float32") / 255
+small = photo.reshape(32, ARTIFACT_FACTOR, 32, ARTIFACT_FACTOR, 3).mean(axis=(1, 3))
+uniform_6 = np.zeros((6, 6, 3, 3), np.float32)
+uniform_6[:, :, range(3), range(3)] = ARTIFACT_FACTOR ** 2 / 36  # copies add up to 1 on average
+random_taps = rng.uniform(0, 1, (8, 8, 3))
+random_8 = np.zeros((8, 8, 3, 3), np.float32)
+random_8[:, :, range(3), range(3)] = random_taps * ARTIFACT_FACTOR ** 2 / random_taps.sum(axis=(0, 1))
+random_taps = rng.uniform(0, 1, (3, 3, 3))
+random_3 = np.zeros((3, 3, 3, 3), np.float32)
+random_3[:, :, range(3), range(3)] = random_taps / random_taps.sum(axis=(0, 1))  # per channel, sums to 1
+UPSAMPLED = {
+    "transposed, uniform k=6": upsampling.transposed_conv2d(small, uniform_6, ARTIFACT_FACTOR, "same"),
+    "transposed, bilinear k=8": upsampling.transposed_conv2d(small, upsampling.bilinear_kernel(ARTIFACT_FACTOR, 3),
+                                                             ARTIFACT_FACTOR, "same"),
+    "transposed, random k=8": upsampling.transposed_conv2d(small, random_8, ARTIFACT_FACTOR, "same"),
+    "resize-conv, random 3×3": upsampling.resize_conv(small, ARTIFACT_FACTOR, random_3),
+}
+fig, axes = plt.subplots(1, len(UPSAMPLED), figsize=(13, 3.6))
+for ax, (name, picture) in zip(axes, UPSAMPLED.items()):
+    score = upsampling.artifact_score(picture, ARTIFACT_FACTOR, margin=ARTIFACT_FACTOR)
+    ax.imshow(np.clip(picture[40:88, 20:68], 0, 1), interpolation="nearest")
+    ax.set_title(f"{name}\nartifact score {score:.2f}", fontsize=10)
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The fixes, then:
+# - make **k divisible by s** (FCN's 2s kernels), and initialise to bilinear so that every
+#   phase starts with the same total weight;
+# - or use **resize-convolution** (nearest or bilinear resize, then a convolution), which
+#   cannot produce uneven overlap whatever its weights;
+# - for depth-to-space, start all sub-pixel positions equal (ICNR).
+#
+# Even overlap is necessary, not sufficient: the random 8×8 kernel overlaps evenly and
+# still draws a grid, because its phases have different weights. Training can reduce
+# such patterns, or introduce them (Odena et al. show both).
+#
+# ## 9. Explore
+#
+# Two explorers put all of this under sliders. They run in JupyterLab, Jupyter Notebook
+# and Colab (they use only the widgets that ipywidgets 7.7, Colab's version, and 8
+# share). Each control change renders a new frame in a few milliseconds. Where no widget
+# front end runs (GitHub's viewer, nbconvert), the static picture above each explorer
+# shows its default setting.
+#
+# **The upsampling explorer** averages an image down by the factor (what a network sees at
+# that output stride) and upsamples it back with the chosen method. Try the zone plate
+# and the flat grey image with the transposed convolutions, the label map with bilinear
+# (colours between classes are labels that do not exist), and ×8 with align_corners.
+
+# %%
+upsampling_demo = widgets.upsampling_explorer()
+show_frame(upsampling_demo.render(), title="upsampling explorer, default setting")
+plt.show()
+
+# %%
+upsampling_demo
+
+# %% [markdown]
+# **The checkerboard explorer**: kernel size and stride sliders. Left, how many kernel
+# copies land on each output pixel; right, the transposed convolution of a constant
+# image (ideally constant too), with its artifact score. Try k = 2s, then k = 2s + 1,
+# then the random weights.
+
+# %%
+checkerboard_demo = widgets.checkerboard_explorer()
+show_frame(checkerboard_demo.render(), title="checkerboard explorer, default setting")
+plt.show()
+
+# %%
+checkerboard_demo
+
+# %% [markdown]
+# ## Summary
+#
+# - Nearest repeats pixels (use it for label maps); bilinear mixes the two nearest
+#   pixels per axis. Half-pixel centres (TF2, Keras, OpenCV, PyTorch's default) and
+#   `align_corners=True` disagree by up to half an input pixel; TF1's default was a
+#   third, shifted convention.
+# - A transposed convolution scatters a kernel copy per input pixel, s pixels apart, and
+#   sums the overlaps. It is the transpose of the convolution's matrix and the gradient
+#   of a convolution with respect to its input; it is not a "deconvolution" (an inverse).
+#   Keras stores its kernel as (kh, kw, C_out, C_in).
+# - Output length: `n·s + max(k - s, 0)` ('valid'), `n·s` ('same'), or
+#   `(n - 1)·s + k - 2·pad + p` with `output_padding`.
+# - FCN's upsampling kernels are bilinear, size 2f, centre f - 0.5, per channel only;
+#   with 'same' padding they equal bilinear resizing except within f/2 pixels of the
+#   border. A random start learns slower and ends worse on the same budget (measured).
+# - Max-unpooling puts maxima back at their switches; depth-to-space is a transposed
+#   convolution with k = s.
+# - Checkerboards come from uneven overlap (k not divisible by s) and from phases with
+#   different weights; avoid them with k divisible by s and bilinear initialisation, or
+#   with resize-convolution.
+#
+# **Exercises** (`exercises/03_upsampling.ipynb`): 3.1 a numpy transposed convolution;
+# 3.2 the bilinear kernel; 3.3 the Conv2DTranspose output size; 3.4 which (kernel,
+# stride) pairs make checkerboards.
