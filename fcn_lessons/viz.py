@@ -122,7 +122,9 @@ def show_samples(images, masks, predictions=None, *, class_names=None, max_sampl
     if count == 0:
         raise ValueError("show_samples needs at least one image.")
     columns = 2 if predictions is None else 3
-    fig = fig or plt.figure(figsize=(2.4 * columns + 2.2, 2.3 * count))
+    panel, legend_width, title_height = 2.2, 1.9, 0.35  # inches
+    width, height = panel * columns + legend_width, panel * count + title_height
+    fig = fig or plt.figure(figsize=(width, height))
     axes = np.asarray(fig.subplots(count, columns, squeeze=False))
     headers = ["image", "label map", "prediction"]
     for row in range(count):
@@ -137,7 +139,9 @@ def show_samples(images, masks, predictions=None, *, class_names=None, max_sampl
         if titles is not None:
             axes[row, 0].set_title(titles[row], fontsize=9)
     fig.legend(handles=legend_handles(class_names), loc="center right", frameon=False)
-    fig.subplots_adjust(right=1 - 2.0 / (2.4 * columns + 2.2), wspace=0.05, hspace=0.12)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.02, right=1 - legend_width / width, bottom=0.02,
+                        top=1 - title_height / height, wspace=0.05, hspace=0.08)
     return fig
 
 

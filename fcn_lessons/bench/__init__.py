@@ -16,6 +16,8 @@ import os
 import platform
 
 BENCHMARKS = {
+    "make-shapes": "fcn_lessons.bench.data:make_shapes_speed",
+    "confusion-matrix": "fcn_lessons.bench.metrics:confusion_speed",
     "dense-vs-sliding": "fcn_lessons.bench.conv1x1:dense_vs_sliding",
     "widgets": "fcn_lessons.bench.widgets:widgets",
 }
