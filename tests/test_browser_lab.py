@@ -101,7 +101,8 @@ def lab(chromium, tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={course}", "--LabApp.expose_app_in_browser=True"]
+               f"--ServerApp.root_dir={course}", "--LabApp.expose_app_in_browser=True",
+               "--KernelManager.shutdown_wait_time=1"]  # stop the kernel quickly at teardown
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log_path = tmp_path / "jupyter-lab.log"
