@@ -280,6 +280,10 @@ def _keras_metric_class():
         up to 2**24 pixels per cell, then relative rounding below 1e-7. Each batch costs
         pixels × num_classes² multiply-adds (a matmul of one-hot codes), small next to the
         network itself.
+
+        The class is registered with Keras (``fcn_lessons>MeanIU``) when first accessed, so
+        before ``keras.models.load_model`` of a model compiled with it, touch
+        ``fcn_lessons.metrics.MeanIU`` (or pass it in ``custom_objects``).
         """
 
         def __init__(self, num_classes: int, ignore_label: int | None = VOID_LABEL,

@@ -267,3 +267,17 @@ def test_trimap_scores():
     with pytest.raises(ValueError, match="width must be a positive number"):
         metrics.trimap_scores(labels, predictions, 2, 0)
     del rng
+
+
+def test_a_model_compiled_with_the_metric_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(7)
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255),
+                  metrics=[metrics.MeanIU(3)])
+    images = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    labels, _ = _random_case(rng, (2, 8, 8), 3, dtype=np.int32)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    result = loaded.evaluate(images, labels, verbose=0, return_dict=True)
+    expected = metrics.segmentation_scores(metrics.confusion_matrix(labels, loaded.predict(images, verbose=0), 3))
+    assert result["mean_iu"] == pytest.approx(expected["mean_iou"], abs=1e-6)
