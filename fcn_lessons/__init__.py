@@ -7,7 +7,8 @@ Submodules are imported on first use, so ``fcn_lessons.data`` works after a plai
 ``import fcn_lessons``:
 
 - ``environment``: :func:`setup`, :func:`quick_mode`, :func:`by_mode`
-- ``data``: the embedded shapes data set
+- ``data``: the embedded shapes data set (and ``voc``: PASCAL VOC folders)
+- ``metrics``: the paper's four metrics, a streaming accumulator, a Keras mean IU
 - ``conv1x1``: dense layers as convolutions, convolutionalizing a classifier
 - ``checks``: the exercise checks
 - ``exercises`` / ``notebooks``: the course's own tooling (generating exercises,
