@@ -40,8 +40,9 @@
 # **Prerequisites:** lesson 01 (score maps at an output stride); strided convolutions and
 # Keras layers; numpy indexing.
 #
-# **Run time:** about 30 seconds on a laptop CPU, the same on a Colab GPU (the work is
-# small; most of it is numpy). The exercises for this lesson are in
+# **Run time:** about 30 seconds on a laptop CPU (measured: 22 to 36 s on two shared
+# cores). On a Colab GPU expect about the same: the work is small and mostly numpy, so
+# a GPU has little to speed up. The exercises for this lesson are in
 # `exercises/03_upsampling.ipynb`.
 
 # %%
@@ -543,10 +544,10 @@ assert np.all(bilinear_curve[:, 1] > random_curve[:, 1]), "random init should be
 # interpolation from the data; after the same number of steps it is still behind in
 # both loss and accuracy. The last column applies each trained kernel to a map that says
 # "background" everywhere and scores how periodic the output is (section 8): training
-# leaves small periodic ripples in both kernels (the numbers depend on the run length;
-# the docs/RESULTS.md section of this lesson records a full run). Note also that the fixed bilinear upsampler's
-# *accuracy* is the best of all here: FCN's choice to keep the final layer fixed costs
-# nothing.
+# can leave periodic ripples in either kernel, and how much depends on the run length
+# (`docs/RESULTS.md` records a learner-sized run). Note also that the fixed bilinear
+# upsampler's *accuracy* is the best of all here: FCN's choice to keep the final layer
+# fixed costs nothing.
 #
 # ## 7. Max-unpooling and depth-to-space
 #
