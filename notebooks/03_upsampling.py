@@ -160,7 +160,7 @@ for name, result in LIBRARIES.items():
 # one-pixel-wide boundary.
 
 # %%
-SIDE, FACTOR = 16, 8
+SIDE, FACTOR = 16, 8  # a 16-pixel row upsampled ×8, like an FCN-8s score map
 outputs = np.arange(SIDE * FACTOR)
 half_pixel = np.clip((outputs + 0.5) / FACTOR - 0.5, 0, SIDE - 1)
 corners = outputs * (SIDE - 1) / (SIDE * FACTOR - 1)
@@ -394,7 +394,8 @@ print("×4 kernel for 3 channels:", kernel_x4.shape, " channel pairs with nonzer
 
 # %%
 BILINEAR_FACTOR = 4
-coarse = data.make_shapes(1, image_size=16, seed=4, object_size=(0.4, 0.8))[0][0].astype("float32") / 255
+COARSE_SIDE = 16  # the smallest course image: a coarse map with a couple of large shapes
+coarse = data.make_shapes(1, image_size=COARSE_SIDE, seed=4, object_size=(0.4, 0.8))[0][0].astype("float32") / 255
 bilinear_layer = keras.layers.Conv2DTranspose(3, 2 * BILINEAR_FACTOR, strides=BILINEAR_FACTOR, padding="same",
                                               use_bias=False)
 bilinear_layer.build((None, *coarse.shape))
@@ -457,6 +458,7 @@ plt.show()
 SCORE_FACTOR = 8  # FCN-8s's last upsampling
 MAP_SIZE = 64
 NUM_TRAIN_MAPS = fcn_lessons.by_mode(full=512, quick=128)
+NUM_VAL_MAPS = 64  # a fixed validation set, the same in both modes
 EPOCHS = fcn_lessons.by_mode(full=10, quick=3)
 LEARNING_RATE = 1e-2  # Adam; large because the layer is linear and tiny
 BATCH = 32
@@ -470,7 +472,7 @@ def coarse_scores(label_maps):
 
 
 _, train_maps = data.make_shapes(NUM_TRAIN_MAPS, image_size=MAP_SIZE, seed=1)
-_, val_maps = data.make_shapes(64, image_size=MAP_SIZE, seed=2)
+_, val_maps = data.make_shapes(NUM_VAL_MAPS, image_size=MAP_SIZE, seed=2)
 train_scores, val_scores = coarse_scores(train_maps), coarse_scores(val_maps)
 print("one map: scores", train_scores.shape[1:], "-> labels", train_maps.shape[1:])
 
@@ -511,7 +513,8 @@ for name, initializer in INITIALISERS.items():
     curves[name], trained[name] = np.array(curve), model
 print(f"trained 2 models for {EPOCHS} epochs on {NUM_TRAIN_MAPS} maps in {time.perf_counter() - start:.1f} s")
 
-constant_background = np.zeros((1, 12, 12, data.NUM_CLASSES), "float32")
+CONSTANT_SIDE = 12  # coarse pixels: the ×8 output keeps 64×64 pixels once the 16-pixel border is dropped
+constant_background = np.zeros((1, CONSTANT_SIDE, CONSTANT_SIDE, data.NUM_CLASSES), "float32")
 constant_background[..., 0] = 1  # a map that says "background" everywhere: the output should be flat
 print(f"{'initialisation':42s} {'val loss':>15s} {'val pixel acc.':>17s} {'artifact score':>15s}")
 print(f"{'':42s} {'start':>7s} {'end':>7s} {'start':>8s} {'end':>8s} {'of the kernel':>15s}")
@@ -663,8 +666,10 @@ for k in range(1, 9):
 
 # %%
 ARTIFACT_FACTOR = 4
-photo = data.make_shapes(1, image_size=128, seed=3, num_objects=(4, 4))[0][0].astype("float32") / 255
-small = photo.reshape(32, ARTIFACT_FACTOR, 32, ARTIFACT_FACTOR, 3).mean(axis=(1, 3))
+ZOOM = np.s_[40:88, 20:68]  # a 48×48 region across two shapes, to see single pixels
+photo = data.make_shapes(1, image_size=128, seed=3, num_objects=(4, 4))[0][0].astype("float32") / 255  # the explorer's "shapes"
+coarse_side = photo.shape[0] // ARTIFACT_FACTOR
+small = photo.reshape(coarse_side, ARTIFACT_FACTOR, coarse_side, ARTIFACT_FACTOR, 3).mean(axis=(1, 3))  # block means
 uniform_6 = np.zeros((6, 6, 3, 3), np.float32)
 uniform_6[:, :, range(3), range(3)] = ARTIFACT_FACTOR ** 2 / 36  # copies add up to 1 on average
 random_taps = rng.uniform(0, 1, (8, 8, 3))
@@ -683,7 +688,7 @@ UPSAMPLED = {
 fig, axes = plt.subplots(1, len(UPSAMPLED), figsize=(13, 3.6))
 for ax, (name, picture) in zip(axes, UPSAMPLED.items()):
     score = upsampling.artifact_score(picture, ARTIFACT_FACTOR, margin=ARTIFACT_FACTOR)
-    ax.imshow(np.clip(picture[40:88, 20:68], 0, 1), interpolation="nearest")
+    ax.imshow(np.clip(picture[ZOOM], 0, 1), interpolation="nearest")
     ax.set_title(f"{name}\nartifact score {score:.2f}", fontsize=10)
     ax.axis("off")
 plt.tight_layout()
