@@ -150,8 +150,9 @@ for name, result in LIBRARIES.items():
 # OpenCV use **half-pixel centres**, as does PyTorch's `F.interpolate` by default
 # (`align_corners=False`; its `nn.UpsamplingBilinear2d` uses `align_corners=True`). TF1's
 # `resize_bilinear` had a third, *asymmetric* default (`o / f`, no half-pixel offset:
-# `[0, 0.5, 1, 1]`) that shifts the image by half an input pixel; it survives in
-# `tf.compat.v1` and in models ported from TF1.
+# `[0, 0.5, 1, 1]`) that shifts the image by `(1 - 1/f) / 2` input pixels (a quarter
+# pixel at ×2, nearly half a pixel at ×32); it survives in `tf.compat.v1` and in models
+# ported from TF1.
 #
 # Does the difference matter? Plot the source coordinate of every output pixel for ×8
 # upsampling of a 16-pixel row: the conventions disagree by up to 0.4 of an input pixel
@@ -361,8 +362,9 @@ for n, k, s, padding, p in SIZE_EXAMPLES:
 # %% [markdown]
 # Two traps: with 'valid' and k < s the output is n·s long and its last `s - k` pixels
 # are zeros (no copy reaches them); and with 'same', an even k and `output_padding=0` the
-# requested size is one short of what TensorFlow can produce, so the layer raises an
-# error: use `output_padding=None` there.
+# formula asks for `(n - 1)·s` pixels, fewer than TensorFlow's 'same' arithmetic can map
+# back to n inputs, so the layer fails when called (with TensorFlow's oneDNN CPU kernels,
+# an `AbortedError`): use `output_padding=None` there.
 #
 # ## 5. Bilinear initialisation: a transposed convolution that interpolates
 #
