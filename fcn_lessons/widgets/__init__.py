@@ -18,4 +18,5 @@ no ipympl, no custom widget manager) and can be tested without a browser:
 Shared frame helpers live in ``fcn_lessons.widgets._frames``.
 """
 
+from fcn_lessons.widgets.receptive import receptive_field_explorer  # noqa: E402,F401
 from fcn_lessons.widgets.upsampling import checkerboard_explorer, upsampling_explorer  # noqa: E402,F401
