@@ -10,6 +10,8 @@ Submodules are imported on first use, so ``fcn_lessons.data`` works after a plai
 - ``data``: the embedded shapes data set (and ``voc``: PASCAL VOC folders)
 - ``metrics``: the paper's four metrics, a streaming accumulator, a Keras mean IU
 - ``conv1x1``: dense layers as convolutions, convolutionalizing a classifier
+- ``receptive``: receptive fields, computed and measured
+- ``upsampling``: numpy references of every upsampling layer
 - ``checks``: the exercise checks
 - ``exercises`` / ``notebooks``: the course's own tooling (generating exercises,
   executing and checking notebooks)

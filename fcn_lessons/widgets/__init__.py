@@ -15,8 +15,10 @@ no ipympl, no custom widget manager) and can be tested without a browser:
 - where no widget front end runs (nbconvert, GitHub), the lesson also shows a static
   figure of the default setting (``show_frame``).
 
-Shared frame helpers live in ``fcn_lessons.widgets._frames``.
+Shared frame helpers live in ``fcn_lessons.widgets._frames``; ``show_frame`` (the static
+fallback) is re-exported here for the lessons.
 """
 
+from fcn_lessons.widgets._frames import show_frame  # noqa: E402,F401
 from fcn_lessons.widgets.receptive import receptive_field_explorer  # noqa: E402,F401
 from fcn_lessons.widgets.upsampling import checkerboard_explorer, upsampling_explorer  # noqa: E402,F401
