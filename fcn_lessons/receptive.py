@@ -23,8 +23,10 @@ Distill 2019; the FCN paper, section 3.1, writes the same composition as
 - ``empirical_receptive_field``: the field measured with gradients, and the "effective"
   receptive field (Luo, Li, Urtasun and Zemel, NeurIPS 2016).
 - ``distance_to_boundary``, ``accuracy_by_distance``: is a pixel at an object's centre
-  or at its edge, and how well a model labels each.
-- ``draw_stack_1d``: the 1-D picture of a stack of layers.
+  or at its edge, and how well a model labels each (``accuracy_profile``: as a function of
+  that distance); ``coarse_oracle``: what an output
+  stride costs even a perfect classifier.
+- ``draw_stack_1d``: the 1-D picture of a stack of layers; ``plot_box``: a field on an image.
 """
 
 from __future__ import annotations
@@ -658,7 +660,8 @@ def unit_gradients(model, layer_name: str, position, inputs, *, channel=None) ->
 
     The unit is ``position`` = (row, col) of ``layer_name``'s output map, its channels
     summed (``channel=None``, as Luo et al. do) or one channel. Inference mode
-    (``training=False``), so the N inputs do not interact.
+    (``training=False``), so the N inputs do not interact. Uses ``tf.GradientTape``: the
+    TensorFlow backend, which the course runs on.
     """
     import tensorflow as tf
 
@@ -760,7 +763,7 @@ def distance_to_boundary(masks, *, void_label: int = 255) -> np.ndarray:
 
 def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_distance: float,
                          classes=None, void_label: int = 255) -> dict:
-    """Per-pixel accuracy at object centres and near object edges.
+    """How well ``predictions`` label object centres and object edges.
 
     Args:
         masks: (N, H, W) true labels (``void_label`` ignored).
@@ -770,8 +773,12 @@ def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_dis
         classes: the class ids to include (default: every class but 0, the background).
 
     Returns:
-        dict with ``centre``, ``edge`` (accuracies, NaN when there is no such pixel) and
-        ``centre_pixels``, ``edge_pixels`` (counts).
+        dict with ``centre`` and ``edge``, each a dict of ``pixel_accuracy`` (share of
+        those pixels labelled right), ``mean_accuracy`` (the FCN paper's mean accuracy:
+        per-class accuracy averaged over the classes present, so that always answering
+        the most common class scores 1/number of classes), ``pixels`` (how many) and
+        ``predicted`` ((num classes,) share of those pixels given each class).
+        Accuracies are NaN where there is no such pixel.
     """
     masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
     predictions = _validate.array(predictions, "predictions", ndim=3, kinds="iu", layout="(N, H, W)")
@@ -781,6 +788,8 @@ def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_dis
         raise ValueError(f"need 0 < edge_distance < centre_distance, received edge_distance={edge_distance}, "
                          f"centre_distance={centre_distance}.")
     distance = distance_to_boundary(masks, void_label=void_label)
+    labels = masks[(masks != void_label)]
+    num_classes = int(max(labels.max() if labels.size else 0, predictions.max() if predictions.size else 0)) + 1
     if classes is None:
         counted = (masks != void_label) & (masks != 0)
     else:
@@ -790,14 +799,101 @@ def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_dis
     for name, region in (("centre", counted & (distance >= centre_distance)),
                          ("edge", counted & (distance <= edge_distance))):
         n = int(region.sum())
-        result[name] = float(correct[region].mean()) if n else float("nan")
-        result[f"{name}_pixels"] = n
+        per_class = [correct[region & (masks == c)].mean() for c in np.unique(masks[region])]
+        result[name] = {
+            "pixel_accuracy": float(correct[region].mean()) if n else float("nan"),
+            "mean_accuracy": float(np.mean(per_class)) if n else float("nan"),
+            "pixels": n,
+            "predicted": np.bincount(predictions[region], minlength=num_classes) / max(n, 1),
+        }
     return result
+
+
+def accuracy_profile(masks, predictions, distances, *, classes=None, void_label: int = 255) -> dict:
+    """Accuracy of object pixels as a function of their distance to the nearest boundary.
+
+    Args:
+        masks, predictions: (N, H, W) labels and predicted class ids.
+        distances: increasing bin edges in pixels, e.g. (1, 3, 6, 10, 100): bin i holds
+            the pixels with ``distances[i] <= distance < distances[i + 1]``.
+        classes: class ids to include (default: every class but 0, the background).
+
+    Returns:
+        dict of arrays, one value per bin: ``pixel_accuracy``, ``mean_accuracy`` (per
+        class, averaged over the classes present) and ``pixels``.
+    """
+    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
+    predictions = _validate.array(predictions, "predictions", ndim=3, kinds="iu", layout="(N, H, W)")
+    if masks.shape != predictions.shape:
+        raise ValueError(f"predictions must have the shape of masks {masks.shape}, received {predictions.shape}.")
+    edges = np.asarray(distances, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"distances must be at least two increasing bin edges, received {distances!r}.")
+    distance = distance_to_boundary(masks, void_label=void_label)
+    counted = ((masks != void_label) & (masks != 0)) if classes is None else np.isin(masks, list(classes))
+    correct = predictions == masks
+    pixel, mean, count = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        region = counted & (distance >= lo) & (distance < hi)
+        n = int(region.sum())
+        per_class = [correct[region & (masks == c)].mean() for c in np.unique(masks[region])]
+        pixel.append(correct[region].mean() if n else np.nan)
+        mean.append(np.mean(per_class) if n else np.nan)
+        count.append(n)
+    return {"pixel_accuracy": np.array(pixel), "mean_accuracy": np.array(mean), "pixels": np.array(count)}
+
+
+def coarse_oracle(masks, stride: int, num_classes: int, *, void_label: int = 255) -> np.ndarray:
+    """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
+
+    Each ``stride``×``stride`` cell of the score map holds the *true* class proportions of
+    its pixels (void left out): a classifier that is never wrong about its cell. Upsampled
+    bilinearly (as ``UpSampling2D(interpolation='bilinear')``) and arg-maxed, it shows what
+    the output stride alone costs: thin parts and boundaries are lost, centres are not.
+
+    Args:
+        masks: (N, H, W) labels, H and W divisible by ``stride``.
+
+    Returns:
+        (N, H, W) int class ids.
+    """
+    import keras
+
+    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
+    stride = _validate.integer(stride, "stride", minimum=1)
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    n, h, w = masks.shape
+    if h % stride or w % stride:
+        raise ValueError(f"masks of {h}×{w} pixels do not split into {stride}×{stride} cells; "
+                         f"use a stride that divides both sides.")
+    one_hot = (masks[..., None] == np.arange(num_classes)).astype(np.float32)  # void: all zeros
+    cells = one_hot.reshape(n, h // stride, stride, w // stride, stride, num_classes).sum(axis=(2, 4))
+    cells /= np.maximum(cells.sum(axis=-1, keepdims=True), 1.0)
+    if stride == 1:
+        return cells.argmax(axis=-1)
+    scores = keras.ops.image.resize(cells, (h, w), interpolation="bilinear")
+    return np.asarray(scores).argmax(axis=-1)
 
 
 # ---------------------------------------------------------------------------------------
 # The 1-D picture
 # ---------------------------------------------------------------------------------------
+
+
+def plot_box(ax, box, **style):
+    """Outline an inclusive pixel box (top, left, bottom, right) on a matplotlib ``imshow`` axis.
+
+    ``style`` goes to ``matplotlib.patches.Rectangle`` (e.g. ``edgecolor="cyan", lw=2``).
+    """
+    import matplotlib.patches
+
+    if box is None:
+        return None
+    top, left, bottom, right = box
+    patch = matplotlib.patches.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1,
+                                         fill=False, **style)
+    ax.add_patch(patch)
+    return patch
 
 
 def draw_stack_1d(layers, *, input_length: int, unit: int | None = None, names=None, ax=None):

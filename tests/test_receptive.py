@@ -441,10 +441,46 @@ def test_accuracy_by_distance_splits_centres_and_edges():
     prediction = np.ones_like(mask)
     prediction[0, 4:8, 4:8] = 0  # the model misses the flat centre
     scores = receptive.accuracy_by_distance(mask, prediction, centre_distance=4, edge_distance=1)
-    assert scores["centre"] == 0.0 and scores["edge"] == 1.0
-    assert scores["centre_pixels"] == 16 and scores["edge_pixels"] == 36
+    assert scores["centre"]["pixel_accuracy"] == 0.0 and scores["edge"]["pixel_accuracy"] == 1.0
+    assert scores["centre"]["pixels"] == 16 and scores["edge"]["pixels"] == 36
+    assert scores["centre"]["predicted"].tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match="edge_distance < centre_distance"):
         receptive.accuracy_by_distance(mask, prediction, centre_distance=1, edge_distance=2)
+
+
+def test_mean_accuracy_exposes_a_model_that_always_answers_one_class():
+    mask = np.zeros((1, 20, 40), np.uint8)
+    mask[0, 2:18, 2:14] = 1  # a big object of class 1
+    mask[0, 2:18, 22:38] = 2  # and one of class 2
+    always_one = np.where(mask > 0, 1, 0).astype(np.uint8)
+    centre = receptive.accuracy_by_distance(mask, always_one, centre_distance=5, edge_distance=1)["centre"]
+    assert centre["pixel_accuracy"] == pytest.approx(32 / (32 + 64))  # 8×4 centre pixels of class 1, 8×8 of 2
+    assert centre["mean_accuracy"] == 0.5  # right on class 1, wrong on class 2
+
+
+def test_accuracy_profile_bins_by_distance():
+    mask = np.zeros((1, 12, 12), np.uint8)
+    mask[0, 1:11, 1:11] = 1
+    prediction = np.ones_like(mask)
+    prediction[0, 4:8, 4:8] = 0  # wrong at distance >= 4
+    profile = receptive.accuracy_profile(mask, prediction, (1, 4, 99))
+    assert profile["pixel_accuracy"].tolist() == [1.0, 0.0] and profile["pixels"].tolist() == [84, 16]
+    assert profile["mean_accuracy"].tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match="increasing bin edges"):
+        receptive.accuracy_profile(mask, prediction, (4, 1))
+
+
+def test_coarse_oracle_loses_edges_not_centres():
+    mask = np.zeros((1, 32, 32), np.uint8)
+    mask[0, 5:27, 5:27] = 3
+    np.testing.assert_array_equal(receptive.coarse_oracle(mask, 1, 5), mask)
+    coarse = receptive.coarse_oracle(mask, 8, 5)
+    assert (coarse[0, 12:20, 12:20] == 3).all()  # the centre survives
+    assert (coarse != mask).sum() > 0  # some border pixels do not
+    scores = receptive.accuracy_by_distance(mask, coarse, centre_distance=6, edge_distance=2)
+    assert scores["centre"]["pixel_accuracy"] == 1.0 and scores["edge"]["pixel_accuracy"] < 1.0
+    with pytest.raises(ValueError, match="do not split into 5×5 cells"):
+        receptive.coarse_oracle(mask, 5, 5)
 
 
 def test_draw_stack_1d_runs_headless():

@@ -73,6 +73,7 @@ def test_render_validates(model, image):
         render("pool2", 8, 0)
     with pytest.raises(ValueError, match="'nope' is not one of"):
         render("nope", 0, 0)
+    assert render("relu2", 0, 0, gradient=False).shape == render("conv2", 0, 0, gradient=False).shape  # any layer
     with pytest.raises(ValueError, match="layer 'nope' is not in model"):
         explorer_module.receptive_field_renderer(model, image, layers=["nope"])
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
@@ -103,6 +104,13 @@ def test_changing_the_layer_keeps_the_unit_over_the_same_place(model, image):
     box.controls["layer"].value = "pool2"
     assert (box.controls["row"].value, box.controls["col"].value) == (1, 6)
     assert box.controls["row"].max == SIZE // 4 - 1
+
+
+def test_explorer_can_start_on_a_layer_it_does_not_offer(model, image):
+    box = widgets.receptive_field_explorer(model, image, layer="relu2")
+    assert box.controls["layer"].options[-1] == "relu2" and box.controls["layer"].value == "relu2"
+    with pytest.raises(ValueError, match="'nope' is not one of"):
+        widgets.receptive_field_explorer(model, image, layer="nope")
 
 
 def test_explorer_accepts_models_of_any_input_size_and_preprocessing():

@@ -55,8 +55,8 @@ def receptive_field_renderer(model, image, *, layers=None, scale: int | None = N
         scale: integer enlargement of each pixel (default: about 300 pixels per panel).
         margin: grey pixels drawn around the image, where a field reaches past its border.
 
-    The function carries ``.layers`` (the names), ``.fields`` (name -> ReceptiveField)
-    and ``.map_sizes`` (name -> (rows, cols)) for building controls.
+    ``render`` accepts any layer of the model; it carries ``.layers`` (the names to offer),
+    ``.fields`` (every layer's ReceptiveField) and ``.map_sizes`` (name -> (rows, cols)).
     """
     import keras
 
@@ -116,7 +116,7 @@ def receptive_field_renderer(model, image, *, layers=None, scale: int | None = N
     def render(layer: str, row: int, col: int, gradient: bool = True) -> np.ndarray:
         """One frame: the image with the field of unit (row, col) of ``layer``, and its gradient."""
         if layer not in fields:
-            raise ValueError(f"layer {layer!r} is not one of {', '.join(names)}.")
+            raise ValueError(f"layer {layer!r} is not one of {', '.join(fields)}.")
         rows, cols = map_sizes[layer]
         row = _validate.integer(row, "row", minimum=0, maximum=rows - 1)
         col = _validate.integer(col, "col", minimum=0, maximum=cols - 1)
@@ -137,8 +137,8 @@ def receptive_field_renderer(model, image, *, layers=None, scale: int | None = N
                          label(right_panel, right_title)])
         return label(panels, text)
 
-    map_sizes = {name: fields[name].map_size for name in names}
-    render.layers, render.fields, render.map_sizes = names, {n: fields[n] for n in names}, map_sizes
+    map_sizes = {name: f.map_size for name, f in fields.items()}
+    render.layers, render.fields, render.map_sizes = names, fields, map_sizes
     return render
 
 
@@ -164,11 +164,12 @@ def receptive_field_explorer(model, image, *, layer: str | None = None, layers=N
     render = receptive_field_renderer(model, image, layers=layers, scale=scale, margin=margin,
                                       preprocess=preprocess)
     first = render.layers[-1] if layer is None else layer
-    if first not in render.layers:
-        raise ValueError(f"layer {first!r} is not one of {', '.join(render.layers)}.")
+    if first not in render.fields:
+        raise ValueError(f"layer {first!r} is not one of {', '.join(render.fields)}.")
+    options = render.layers if first in render.layers else [*render.layers, first]
     rows, cols = render.map_sizes[first]
     controls = {
-        "layer": widgets.Dropdown(options=render.layers, value=first, description="layer"),
+        "layer": widgets.Dropdown(options=options, value=first, description="layer"),
         "row": widgets.IntSlider(value=rows // 2, min=0, max=rows - 1, description="unit row",
                                  continuous_update=True),
         "col": widgets.IntSlider(value=cols // 2, min=0, max=cols - 1, description="unit col",
