@@ -37,8 +37,9 @@
 # **Prerequisites:** convolution, padding, strides and pooling; training a Keras model
 # with `fit`; lesson 01 (a Dense layer is a convolution) helps for section 3.
 #
-# **Run time:** about 4 minutes on a laptop CPU (three small networks are trained in
-# section 5); about 1 minute on a Colab GPU.
+# **Run time:** about 3 minutes on a laptop CPU, most of it training three small
+# networks in section 5 (2.4 minutes on our 2-core development machine); a GPU runtime
+# shortens the training.
 # The exercises for this lesson are in `exercises/02_receptive_fields.ipynb`.
 
 # %%
@@ -64,7 +65,6 @@ import numpy as np
 
 from fcn_lessons import data, models, receptive, viz, widgets
 from fcn_lessons.timing import median_seconds
-from fcn_lessons.widgets._frames import show_frame
 
 # %% [markdown]
 # ## 1. The recurrence, on a 1-D picture
@@ -656,7 +656,7 @@ explorer = widgets.receptive_field_explorer(networks["pooled"], test_images[0], 
 explorer
 
 # %%
-show_frame(explorer.render("conv5", 3, 4), title="pooled network, conv5 unit (3, 4): analytic field and gradient")
+widgets.show_frame(explorer.render("conv5", 3, 4), title="pooled network, conv5 unit (3, 4): analytic field and gradient")
 plt.show()
 
 # %% [markdown]
