@@ -374,7 +374,8 @@ plt.show()
 #
 # - **small field**: five 3×3 convolutions at full resolution, field 11;
 # - **dilated**: the same five layers, the same number of weights, but dilations
-#   1, 2, 4, 8 and 16 (Yu and Koltun's context module, ICLR 2016): field 63;
+#   1, 2, 4, 8 and 16, doubling as in Yu and Koltun's context module (*Multi-Scale
+#   Context Aggregation by Dilated Convolutions*, ICLR 2016): field 63;
 # - **pooled**: the network of section 2, whose three poolings give it a large field
 #   cheaply (most layers work on an 8× smaller map), but whose scores come at one per
 #   8×8 pixels and are upsampled bilinearly.
@@ -404,8 +405,8 @@ for name, net in networks.items():
 SMALL_FIELD = summary_fields["small field"].size[0]
 CENTRE_DISTANCE = (SMALL_FIELD - 1) // 2 + 1  # the small field holds no boundary
 EDGE_DISTANCE = 2  # the first two pixels inside an object
-centre_share = ((distance >= CENTRE_DISTANCE) & (test_masks > 0) & (test_masks < data.VOID_LABEL)).sum()
-print(f"object centres (distance >= {CENTRE_DISTANCE} px): {centre_share} test pixels")
+centre_pixels = ((distance >= CENTRE_DISTANCE) & (test_masks > 0) & (test_masks < data.VOID_LABEL)).sum()
+print(f"object centres (distance >= {CENTRE_DISTANCE} px): {centre_pixels} test pixels")
 
 # %% [markdown]
 # Before training, we record the dilated network's effective receptive field (for
