@@ -69,7 +69,6 @@ import numpy as np
 import tensorflow as tf
 
 from fcn_lessons import data, upsampling, viz, widgets
-from fcn_lessons.widgets._frames import show_frame
 
 rng = np.random.default_rng(0)
 np.set_printoptions(precision=3, suppress=True)
@@ -723,7 +722,7 @@ plt.show()
 
 # %%
 upsampling_demo = widgets.upsampling_explorer()
-show_frame(upsampling_demo.render(), title="upsampling explorer, default setting")
+widgets.show_frame(upsampling_demo.render(), title="upsampling explorer, default setting")
 plt.show()
 
 # %%
@@ -737,7 +736,7 @@ upsampling_demo
 
 # %%
 checkerboard_demo = widgets.checkerboard_explorer()
-show_frame(checkerboard_demo.render(), title="checkerboard explorer, default setting")
+widgets.show_frame(checkerboard_demo.render(), title="checkerboard explorer, default setting")
 plt.show()
 
 # %%
