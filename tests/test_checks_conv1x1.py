@@ -5,12 +5,7 @@ import numpy as np
 import pytest
 
 from fcn_lessons import checks, conv1x1
-
-
-def _stub(number):
-    def stub(*args, **kwargs):
-        raise NotImplementedError(f"Exercise {number}: write your code here")
-    return stub
+from _stubs import stub_for
 
 
 # --- Exercise 1.1: Dense kernel -> 1×1 conv kernel -----------------------------------------
@@ -32,7 +27,7 @@ def test_1_1_passes_the_reference(capsys):
 
 def test_1_1_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 1.1"):
-        checks.check_dense_kernel_to_conv1x1(_stub("1.1"))
+        checks.check_dense_kernel_to_conv1x1(stub_for("1.1"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_1_1)
@@ -85,7 +80,7 @@ def test_1_2_passes_a_learner_style_answer():
 
 def test_1_2_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 1.2"):
-        checks.check_flatten_dense_to_conv(_stub("1.2"))
+        checks.check_flatten_dense_to_conv(stub_for("1.2"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_1_2)
@@ -142,7 +137,7 @@ def test_1_3_passes_a_learner_style_answer():
 
 def test_1_3_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 1.3"):
-        checks.check_convolutionalize_classifier(_stub("1.3"))
+        checks.check_convolutionalize_classifier(stub_for("1.3"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_1_3)

@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 
 from fcn_lessons import checks, metrics
-
-
-def _stub(number):
-    def stub(*args, **kwargs):
-        raise NotImplementedError(f"Exercise {number}: write your code here")
-    return stub
+from _stubs import stub_for
 
 
 # --- Exercise 0.1: confusion matrix -----------------------------------------------------------
@@ -84,7 +79,7 @@ def test_0_1_passes_learner_style_answers():
 
 def test_0_1_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 0.1"):
-        checks.check_confusion_matrix(_stub("0.1"))
+        checks.check_confusion_matrix(stub_for("0.1"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_0_1)
@@ -167,9 +162,9 @@ def test_0_2_and_0_3_pass_learner_style_answers():
 
 def test_0_2_and_0_3_stubs_raise_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 0.2"):
-        checks.check_mean_iou(_stub("0.2"))
+        checks.check_mean_iou(stub_for("0.2"))
     with pytest.raises(NotImplementedError, match="Exercise 0.3"):
-        checks.check_frequency_weighted_iou(_stub("0.3"))
+        checks.check_frequency_weighted_iou(stub_for("0.3"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_0_2)

@@ -4,12 +4,7 @@ import keras
 import pytest
 
 from fcn_lessons import checks, receptive
-
-
-def _stub(number):
-    def stub(*args, **kwargs):
-        raise NotImplementedError(f"Exercise {number}: write your code here")
-    return stub
+from _stubs import stub_for
 
 
 # --- Exercise 2.1: the recurrence -------------------------------------------------------------
@@ -57,7 +52,7 @@ def test_2_1_passes_a_learner_style_answer():
 
 def test_2_1_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 2.1"):
-        checks.check_receptive_field_1d(_stub("2.1"))
+        checks.check_receptive_field_1d(stub_for("2.1"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_2_1)
@@ -140,7 +135,7 @@ def test_2_2_passes_a_learner_style_answer():
 
 def test_2_2_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 2.2"):
-        checks.check_model_field(_stub("2.2"))
+        checks.check_model_field(stub_for("2.2"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_2_2)
@@ -198,7 +193,7 @@ def test_2_3_passes_other_valid_schedules(answer):
 
 def test_2_3_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 2.3"):
-        checks.check_dilation_schedule(_stub("2.3"))
+        checks.check_dilation_schedule(stub_for("2.3"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_2_3)

@@ -6,12 +6,7 @@ import pytest
 
 from fcn_lessons import checks, upsampling
 from fcn_lessons.checks import upsampling as upsampling_checks
-
-
-def _stub(number):
-    def stub(*args, **kwargs):
-        raise NotImplementedError(f"Exercise {number}: write your code here")
-    return stub
+from _stubs import stub_for
 
 
 # --- Exercise 3.1: numpy transposed convolution ----------------------------------------------
@@ -83,7 +78,7 @@ def test_3_1_passes_a_learner_style_loop():
 
 def test_3_1_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 3.1"):
-        checks.check_transposed_conv2d(_stub("3.1"))
+        checks.check_transposed_conv2d(stub_for("3.1"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_3_1)
@@ -143,7 +138,7 @@ def test_3_2_passes_a_learner_style_answer():
 
 def test_3_2_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 3.2"):
-        checks.check_bilinear_kernel(_stub("3.2"))
+        checks.check_bilinear_kernel(stub_for("3.2"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_3_2)
@@ -201,7 +196,7 @@ def test_3_3_cases_are_what_keras_returns():
 
 def test_3_3_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 3.3"):
-        checks.check_transposed_conv_output_size(_stub("3.3"))
+        checks.check_transposed_conv_output_size(stub_for("3.3"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_3_3)
@@ -238,7 +233,7 @@ def test_3_4_truth_agrees_with_the_rule_and_not_with_the_bad_quiz():
 
 def test_3_4_stub_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="Exercise 3.4"):
-        checks.check_makes_checkerboard(_stub("3.4"))
+        checks.check_makes_checkerboard(stub_for("3.4"))
 
 
 @pytest.mark.parametrize("mistake", WRONG_3_4)
