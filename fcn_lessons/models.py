@@ -14,7 +14,7 @@ from fcn_lessons.data import NUM_CLASSES
 
 
 def crop_classifier(crop_size: int = 32, num_classes: int = NUM_CLASSES, *,
-                    widths=(32, 64, 64), hidden_units: int = 128,
+                    widths=(32, 64, 64), hidden_units: int = 64,
                     dropout: float = 0.3, padding: str = "valid") -> keras.Sequential:
     """A VGG-shaped classifier of ``crop_size``-pixel crops, ending like VGG16's head.
 

@@ -235,8 +235,9 @@ test_loss, test_accuracy = classifier.evaluate(test_images, test_labels, verbose
 print(f"{EPOCHS} epochs on {NUM_TRAIN} crops: test accuracy {test_accuracy:.3f} on {NUM_TEST} new crops")
 
 # %%
-# The bar a trained classifier must clear (chance is 0.2 with 5 balanced-ish classes).
-assert test_accuracy > fcn_lessons.by_mode(full=0.9, quick=0.6), test_accuracy
+# The bar a trained classifier must clear: always answering "background" scores 0.4
+# (make_shape_crops' default background_fraction), guessing among 5 classes 0.2.
+assert test_accuracy > fcn_lessons.by_mode(full=0.9, quick=0.55), test_accuracy
 
 # %% [markdown]
 # ## 5. Convolutionalize it
