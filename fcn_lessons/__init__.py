@@ -7,6 +7,7 @@ Submodules are imported on first use, so ``fcn_lessons.data`` works after a plai
 ``import fcn_lessons``:
 
 - ``environment``: :func:`setup`, :func:`quick_mode`, :func:`by_mode`
+- ``labels``: ``VOID_LABEL`` (255), the one definition of the void class id
 - ``data``: the embedded shapes data set (and ``voc``: PASCAL VOC folders)
 - ``metrics``: the paper's four metrics, a streaming accumulator, a Keras mean IU
 - ``conv1x1``: dense layers as convolutions, convolutionalizing a classifier

@@ -31,11 +31,11 @@ import cv2
 import numpy as np
 
 from fcn_lessons import _validate
+from fcn_lessons.labels import VOID_LABEL
 from fcn_lessons.voc import read_voc, write_voc  # noqa: F401  (public: fcn_lessons.data.read_voc)
 
 CLASS_NAMES = ("background", "circle", "square", "triangle", "cross")
 SHAPE_NAMES = CLASS_NAMES[1:]
-VOID_LABEL = 255
 NUM_CLASSES = len(CLASS_NAMES)
 
 MIN_IMAGE_SIZE = 16  # below this the smallest object is a few pixels of void border

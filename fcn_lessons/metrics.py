@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import _validate
+from fcn_lessons.labels import VOID_LABEL
 
-VOID_LABEL = 255
 SCORE_NAMES = ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou")
 SCORE_LABELS = {"pixel_accuracy": "pixel acc.", "mean_accuracy": "mean acc.", "mean_iou": "mean IU",
                 "frequency_weighted_iou": "f.w. IU"}  # the column headers of the paper's Table 2

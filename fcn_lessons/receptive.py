@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fcn_lessons import _validate
+from fcn_lessons.labels import VOID_LABEL
 
 # ---------------------------------------------------------------------------------------
 # The recurrence in 1-D
@@ -735,7 +736,7 @@ def empirical_receptive_field(model, layer_name: str, position, *, inputs=None, 
 # ---------------------------------------------------------------------------------------
 
 
-def distance_to_boundary(masks, *, void_label: int = 255) -> np.ndarray:
+def distance_to_boundary(masks, *, void_label: int = VOID_LABEL) -> np.ndarray:
     """(N, H, W) or (H, W) label maps -> float32 distance of each pixel to another label.
 
     For a pixel of class c: the Euclidean distance, in pixels, to the nearest pixel whose
@@ -762,7 +763,7 @@ def distance_to_boundary(masks, *, void_label: int = 255) -> np.ndarray:
 
 
 def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_distance: float,
-                         classes=None, void_label: int = 255) -> dict:
+                         classes=None, void_label: int = VOID_LABEL) -> dict:
     """How well ``predictions`` label object centres and object edges.
 
     Args:
@@ -809,7 +810,7 @@ def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_dis
     return result
 
 
-def accuracy_profile(masks, predictions, distances, *, classes=None, void_label: int = 255) -> dict:
+def accuracy_profile(masks, predictions, distances, *, classes=None, void_label: int = VOID_LABEL) -> dict:
     """Accuracy of object pixels as a function of their distance to the nearest boundary.
 
     Args:
@@ -843,7 +844,7 @@ def accuracy_profile(masks, predictions, distances, *, classes=None, void_label:
     return {"pixel_accuracy": np.array(pixel), "mean_accuracy": np.array(mean), "pixels": np.array(count)}
 
 
-def coarse_oracle(masks, stride: int, num_classes: int, *, void_label: int = 255) -> np.ndarray:
+def coarse_oracle(masks, stride: int, num_classes: int, *, void_label: int = VOID_LABEL) -> np.ndarray:
     """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
 
     Each ``stride``×``stride`` cell of the score map holds the *true* class proportions of

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import _validate
-
-VOID_LABEL = 255
+from fcn_lessons.labels import VOID_LABEL
 
 
 def _voc_palette() -> np.ndarray:

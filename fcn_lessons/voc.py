@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fcn_lessons import _validate
+from fcn_lessons.labels import VOID_LABEL
 from fcn_lessons.viz import VOC_PALETTE
 
 VOC_CLASS_NAMES = (
@@ -38,7 +39,6 @@ VOC_CLASS_NAMES = (
     "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
     "sheep", "sofa", "train", "tvmonitor",
 )
-VOID_LABEL = 255
 IMAGE_DIR = "JPEGImages"
 MASK_DIR = "SegmentationClass"
 SPLIT_DIR = Path("ImageSets") / "Segmentation"

@@ -15,7 +15,7 @@ _RTOL = 1e-6  # float32 arithmetic is fine; every plausible mistake is off by fa
 
 # --- Exercise 0.1: confusion matrix ---------------------------------------------------------
 
-def _label_maps(rng, shape, num_classes, *, void_share=0.1, classes=None, void=255, dtype=np.uint8):
+def _label_maps(rng, shape, num_classes, *, void_share=0.1, classes=None, void=metrics.VOID_LABEL, dtype=np.uint8):
     """Random labels with some void, and predictions that are right about half the time."""
     classes = np.arange(num_classes) if classes is None else np.asarray(classes)
     labels = rng.choice(classes, size=shape).astype(dtype)
@@ -35,7 +35,7 @@ def _confusion_cases(rng):
     labels, preds = _label_maps(rng, (2, 12, 9), 6, classes=[0, 1, 2, 3], dtype=np.int64)
     out.append(("int64 maps where classes 4 and 5 never occur (6 classes)", labels, preds, 6, "default"))
     labels, preds = _label_maps(rng, (20, 20), 4, void_share=0.4)
-    out.append(("40% void pixels, with random predictions on them", labels, preds, 4, 255))
+    out.append(("40% void pixels, with random predictions on them", labels, preds, 4, metrics.VOID_LABEL))
     labels, preds = _label_maps(rng, (6, 7), 3, void_share=0.2, void=99)
     out.append(("void marked 99 (ignore_label=99), 3 classes", labels, preds, 3, 99))
     labels, preds = _label_maps(rng, (4, 15), 2, void_share=0.0)
@@ -96,7 +96,7 @@ def check_confusion_matrix(fn) -> None:
         kwargs = {} if ignore == "default" else {"ignore_label": ignore}
         expected = metrics.confusion_matrix(labels, preds, n, **kwargs)
         received = case.call(fn, labels.copy(), preds.copy(), n, **kwargs)
-        void = 255 if ignore == "default" else ignore
+        void = metrics.VOID_LABEL if ignore == "default" else ignore
         case.assert_close(received, expected, what=f"confusion matrix ({n}×{n})", atol=0, rtol=0,
                           hint=_diagnose_confusion(received, labels, preds, n, void))
     passed("0.1", len(configs), "match the reference counts")
