@@ -269,6 +269,32 @@ def make_shape_crops(num_images: int, crop_size: int = 32, seed: int = 0, *,
     return images, labels
 
 
+# --- label maps at a coarser grid (lessons 02 and 03) -----------------------------------------
+
+def class_counts_per_block(masks, block: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """How many pixels of each class every ``block``×``block`` cell holds.
+
+    Void (and any id >= ``num_classes``) counts for no class, so a cell's counts sum to its
+    labelled pixels. Divided by ``block ** 2`` they are class shares: an ideal score map at
+    output stride ``block``.
+
+    Args:
+        masks: (N, H, W) class ids, H and W divisible by ``block``.
+
+    Returns:
+        (N, H / block, W / block, num_classes) float32 whole numbers.
+    """
+    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
+    block = _validate.integer(block, "block", minimum=1)
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=1)
+    n, h, w = masks.shape
+    if h % block or w % block:
+        raise ValueError(f"masks of {h}×{w} pixels do not split into {block}×{block} cells; "
+                         f"use a block size that divides both sides.")
+    one_hot = (masks[..., None] == np.arange(num_classes)).astype(np.float32)  # void: all zeros
+    return one_hot.reshape(n, h // block, block, w // block, block, num_classes).sum(axis=(2, 4))
+
+
 # --- measures of the design (used by lesson 00 and tests/test_data.py) -----------------------
 
 def interior_pixels(masks, window: int = 9) -> np.ndarray:

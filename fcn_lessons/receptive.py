@@ -844,7 +844,7 @@ def accuracy_profile(masks, predictions, distances, *, classes=None, void_label:
     return {"pixel_accuracy": np.array(pixel), "mean_accuracy": np.array(mean), "pixels": np.array(count)}
 
 
-def coarse_oracle(masks, stride: int, num_classes: int, *, void_label: int = VOID_LABEL) -> np.ndarray:
+def coarse_oracle(masks, stride: int, num_classes: int) -> np.ndarray:
     """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
 
     Each ``stride``×``stride`` cell of the score map holds the *true* class proportions of
@@ -860,16 +860,12 @@ def coarse_oracle(masks, stride: int, num_classes: int, *, void_label: int = VOI
     """
     import keras
 
-    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
-    stride = _validate.integer(stride, "stride", minimum=1)
+    from fcn_lessons.data import class_counts_per_block
+
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
-    n, h, w = masks.shape
-    if h % stride or w % stride:
-        raise ValueError(f"masks of {h}×{w} pixels do not split into {stride}×{stride} cells; "
-                         f"use a stride that divides both sides.")
-    one_hot = (masks[..., None] == np.arange(num_classes)).astype(np.float32)  # void: all zeros
-    cells = one_hot.reshape(n, h // stride, stride, w // stride, stride, num_classes).sum(axis=(2, 4))
+    cells = class_counts_per_block(masks, stride, num_classes)
     cells /= np.maximum(cells.sum(axis=-1, keepdims=True), 1.0)
+    h, w = np.shape(masks)[1:]
     if stride == 1:
         return cells.argmax(axis=-1)
     scores = keras.ops.image.resize(cells, (h, w), interpolation="bilinear")

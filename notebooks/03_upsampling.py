@@ -68,7 +68,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from fcn_lessons import data, upsampling, viz, widgets
+from fcn_lessons import data, metrics, upsampling, viz, widgets
 
 rng = np.random.default_rng(0)
 np.set_printoptions(precision=3, suppress=True)
@@ -467,9 +467,7 @@ BATCH = 32
 
 def coarse_scores(label_maps):
     """(N, H, W) class ids -> (N, H/8, W/8, classes): the share of each class per block (void counts for none)."""
-    one_hot = (label_maps[..., None] == np.arange(data.NUM_CLASSES)).astype("float32")
-    n, h, w, c = one_hot.shape
-    return one_hot.reshape(n, h // SCORE_FACTOR, SCORE_FACTOR, w // SCORE_FACTOR, SCORE_FACTOR, c).mean(axis=(2, 4))
+    return data.class_counts_per_block(label_maps, SCORE_FACTOR, data.NUM_CLASSES) / SCORE_FACTOR**2
 
 
 _, train_maps = data.make_shapes(NUM_TRAIN_MAPS, image_size=MAP_SIZE, seed=1)
@@ -491,9 +489,8 @@ def upsampling_model(kernel_initializer):
 
 
 def pixel_accuracy(model, scores, labels):
-    predicted = np.asarray(model.predict_on_batch(scores)).argmax(axis=-1)
-    valid = labels != data.VOID_LABEL
-    return float((predicted[valid] == labels[valid]).mean())
+    confusion = metrics.confusion_matrix(labels, model.predict_on_batch(scores), data.NUM_CLASSES)  # argmax, void out
+    return metrics.segmentation_scores(confusion)["pixel_accuracy"]
 
 
 INITIALISERS = {

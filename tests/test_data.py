@@ -230,3 +230,15 @@ def test_write_fixtures_command_rebuilds_the_folder(tmp_path, capsys):
         new, old = data.read_voc(tmp_path / data.FIXTURE_NAME, split), data.read_voc(FIXTURE, split)
         assert new[2] == old[2]
         np.testing.assert_array_equal(np.stack(new[1]), np.stack(old[1]))
+
+
+def test_class_counts_per_block_leave_void_out():
+    masks = np.zeros((2, 8, 8), np.uint8)
+    masks[0, :4, :4] = 3
+    masks[0, 0, 0] = data.VOID_LABEL
+    counts = data.class_counts_per_block(masks, 4, data.NUM_CLASSES)
+    assert counts.shape == (2, 2, 2, data.NUM_CLASSES) and counts.dtype == np.float32
+    assert counts[0, 0, 0].tolist() == [0, 0, 0, 15, 0]  # 16 pixels, one void
+    assert counts[0, 1, 1].tolist() == [16, 0, 0, 0, 0] and counts[1].sum() == 2 * 2 * 16
+    with pytest.raises(ValueError, match="do not split into 3×3 cells"):
+        data.class_counts_per_block(masks, 3)
