@@ -17,12 +17,15 @@ SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 .PHONY: lab test test-unit test-notebooks notebooks exercises data bench setup clean help
 
 help:
-	@echo "make lab         set up .venv, then open JupyterLab on the course"
-	@echo "make test        set up .venv, then run every test (as CI does)"
-	@echo "make notebooks   execute notebooks/ and solutions/ and store their outputs"
-	@echo "make exercises   write exercises/ from solutions/"
-	@echo "make data        regenerate the small fixtures in data/"
-	@echo "make bench       run the benchmarks behind docs/RESULTS.md"
+	@echo "For learners:"
+	@echo "  make lab         set up .venv, then open JupyterLab on the course"
+	@echo "  make test        set up .venv, then run every test (as CI does)"
+	@echo "For maintainers (these rewrite files in the repository):"
+	@echo "  make notebooks   execute notebooks/ and solutions/ and store their outputs"
+	@echo "  make exercises   write exercises/ from solutions/ (refuses to overwrite a learner's"
+	@echo "                   edited exercise notebook; FORCE=1 overwrites)"
+	@echo "  make data        regenerate the small fixtures in data/"
+	@echo "  make bench       run the benchmarks behind docs/RESULTS.md"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "The course needs Python 3.11, 3.12 or 3.13; this is %d.%d. Run: make PYTHON=python3.12 ..." % v)'
@@ -55,7 +58,7 @@ notebooks: $(STAMP)
 	$(MAKE) --no-print-directory exercises
 
 exercises: $(STAMP)
-	$(BIN)/python -m fcn_lessons.exercises
+	$(BIN)/python -m fcn_lessons.exercises $(if $(FORCE),--force)
 
 data: $(STAMP)
 	$(BIN)/python -m fcn_lessons.data write-fixtures data

@@ -5,6 +5,7 @@
 #     - '0.1'
 #     - '0.2'
 #     - '0.3'
+#     fingerprint: 27147e2dad033088
 #     generated_from: solutions/00_setup_and_task.py
 #     kind: exercises
 #     lesson: '00'

@@ -5,6 +5,7 @@
 #     - '1.1'
 #     - '1.2'
 #     - '1.3'
+#     fingerprint: 323160323c9af95d
 #     generated_from: solutions/01_conv1x1_is_dense.py
 #     kind: exercises
 #     lesson: '01'

@@ -5,6 +5,7 @@
 #     - '2.1'
 #     - '2.2'
 #     - '2.3'
+#     fingerprint: c00374b5c67f56c8
 #     generated_from: solutions/02_receptive_fields.py
 #     kind: exercises
 #     lesson: '02'

@@ -6,6 +6,7 @@
 #     - '3.2'
 #     - '3.3'
 #     - '3.4'
+#     fingerprint: 23a71c52a8b325e5
 #     generated_from: solutions/03_upsampling.py
 #     kind: exercises
 #     lesson: '03'

@@ -14,20 +14,37 @@ The exercise notebook gets, at the same indentation::
     # Hint: Keras flattens (H, W, C) row by row, channels fastest.
     raise NotImplementedError("Exercise 1.2: turn Flatten + Dense into an H×W convolution")
 
-Outputs and execution counts are cleared, and the notebook's metadata records the lesson.
-Cells tagged ``check`` call ``fcn_lessons.checks``; the grader always uses the reference
-check cells, so editing them earns nothing.
+A block may give its own stub with ``# STUB:`` lines, which replace the ``raise``: a
+"predict, then run" question ships ``# STUB: PREDICTION = ...`` so that its check can say
+"not done yet" instead of failing on an undefined name.
+
+Hints are progressive and folded: Markdown cells before an exercise hold
+``<details><summary>Hint 1 ...</summary> ... </details>`` blocks, which a learner opens
+one at a time (:func:`folded_hints` reads them). ``# HINT:`` lines are shown unfolded, in
+the stub; prefer folded hints.
+
+Outputs and execution counts are cleared, and the notebook's metadata records the lesson
+and its exercises in order (``metadata.fcn_lessons.exercises``), with a fingerprint of
+the cells as generated. Cells tagged ``check`` call ``fcn_lessons.checks``; the grader
+always uses the reference check cells, so editing them earns nothing.
+
+Writing never destroys a learner's work: an exercise notebook whose cells no longer
+match their fingerprint (edited, or run: it has outputs) is left alone with an error,
+unless ``--force`` is given.
 
 Command line::
 
     python -m fcn_lessons.exercises            # write exercises/ from solutions/
     python -m fcn_lessons.exercises --check    # exit 1 if exercises/ is stale
+    python -m fcn_lessons.exercises --force    # overwrite edited exercise notebooks too
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -37,6 +54,9 @@ from fcn_lessons import notebooks
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<rest>.*)$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 HINT = re.compile(r"^\s*# HINT:\s?(?P<text>.*)$")
+STUB = re.compile(r"^\s*# STUB:\s?(?P<code>.*)$")
+FOLDED_HINT = re.compile(r"<details>\s*<summary>\s*(?P<summary>Hint\b.*?)</summary>(?P<body>.*?)</details>",
+                         re.DOTALL)
 TITLE = re.compile(r"^\s+(?P<number>\d+\.\d+):\s*(?P<title>\S.*?)\s*$")
 EXERCISE_TAG, CHECK_TAG = "exercise", "check"
 
@@ -45,11 +65,14 @@ class MarkerError(notebooks.NotebookError):
     """A solution notebook's BEGIN/END SOLUTION markers are malformed."""
 
 
-def _stub(indent: str, number: str, title: str, hints: list[str]) -> list[str]:
+def _stub(indent: str, number: str, title: str, hints: list[str], stub: list[str]) -> list[str]:
     message = f"Exercise {number}: {title}".replace("\\", "\\\\").replace('"', '\\"')
     lines = [f"{indent}# Exercise {number}: {title}"]
     lines += [f"{indent}# Hint: {hint}" for hint in hints]
-    lines.append(f'{indent}raise NotImplementedError("{message}")')
+    if stub:
+        lines += [f"{indent}{code}" for code in stub]
+    else:
+        lines.append(f'{indent}raise NotImplementedError("{message}")')
     return lines
 
 
@@ -83,17 +106,19 @@ def strip_solutions(source: str, *, where: str, lesson: str | None = None) -> tu
         number = title["number"]
         if lesson is not None and int(number.split(".")[0]) != int(lesson):
             raise MarkerError(f"{where}, line {i + 1}: exercise {number} in the notebook of lesson {lesson}.")
-        hints, j = [], i + 1
+        hints, stub, j = [], [], i + 1
         while j < len(lines) and not END.match(lines[j]):
             if BEGIN.match(lines[j]):
                 raise MarkerError(f"{where}, line {j + 1}: BEGIN SOLUTION inside the block opened on line {i + 1}.")
-            hint = HINT.match(lines[j])
+            hint, code = HINT.match(lines[j]), STUB.match(lines[j])
             if hint:
                 hints.append(hint["text"])
+            if code:
+                stub.append(code["code"])
             j += 1
         if j == len(lines):
             raise MarkerError(f"{where}, line {i + 1}: BEGIN SOLUTION {number} has no '# END SOLUTION'.")
-        out += _stub(begin["indent"], number, title["title"], hints)
+        out += _stub(begin["indent"], number, title["title"], hints, stub)
         numbers.append(number)
         i = j + 1
     return "\n".join(out), numbers
@@ -133,9 +158,55 @@ def make_exercise(solution, path) -> "notebooks.nbformat.NotebookNode":
     if not seen:
         raise MarkerError(f"{path}: no exercise found (no cell tagged '{EXERCISE_TAG}').")
     nb.metadata["fcn_lessons"] = {"lesson": lesson, "kind": "exercises", "exercises": seen,
-                                  "generated_from": f"solutions/{path.stem}.py"}
+                                  "generated_from": f"solutions/{path.stem}.py",
+                                  "fingerprint": fingerprint(nb)}
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def fingerprint(nb) -> str:
+    """A hash of the cells' types, tags and sources, and whether any code cell has outputs.
+
+    Recorded in a generated exercise notebook; when the file's cells no longer match it,
+    a learner has worked in it.
+    """
+    cells = [[cell.cell_type, sorted(cell.get("metadata", {}).get("tags", [])), cell.source.strip(),
+              bool(cell.get("outputs")) or cell.get("execution_count") is not None]
+             for cell in nb.cells]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+def learner_edited(path) -> bool:
+    """True when the exercise notebook (``.ipynb`` or its ``.py`` twin) at ``path`` holds a learner's work.
+
+    A notebook without a recorded fingerprint (written before fingerprints existed) counts as
+    generated only if it has no outputs.
+    """
+    nb = notebooks.read(path)
+    recorded = nb.metadata.get("fcn_lessons", {}).get("fingerprint")
+    if recorded is None:
+        return any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
+    return fingerprint(nb) != recorded
+
+
+def folded_hints(nb) -> dict[str, list[str]]:
+    """{exercise number: the summaries of its folded hints, in order}.
+
+    Hints belong to the next exercise cell after the Markdown cell that holds them.
+    """
+    found: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            pending += [m["summary"].strip() for m in FOLDED_HINT.finditer(cell.source)]
+        elif EXERCISE_TAG in cell.get("metadata", {}).get("tags", []):
+            numbers = [TITLE.match(m["rest"])["number"] for line in cell.source.splitlines()
+                       if (m := BEGIN.match(line)) and TITLE.match(m["rest"])]
+            for number in numbers:
+                found[number] = pending
+            if numbers:
+                pending = []
+    return found
 
 
 def exercise_files(solutions_dir, exercises_dir) -> dict[Path, str]:
@@ -159,12 +230,30 @@ def stale(solutions_dir="solutions", exercises_dir="exercises") -> list[str]:
     return problems
 
 
-def write(solutions_dir="solutions", exercises_dir="exercises") -> list[Path]:
+class LearnerWorkError(notebooks.NotebookError):
+    """Writing would overwrite an exercise notebook a learner has worked in."""
+
+
+def write(solutions_dir="solutions", exercises_dir="exercises", *, force: bool = False) -> list[Path]:
+    """Write ``exercises/`` from ``solutions/``; returns the files written.
+
+    Refuses (before writing anything) when an existing exercise file holds a learner's work,
+    unless ``force``.
+    """
     files = exercise_files(solutions_dir, exercises_dir)
-    for path, text in files.items():
+    changed = {path: text for path, text in files.items()
+               if not path.is_file() or path.read_text(encoding="utf-8") != text}
+    if not force:
+        edited = sorted(str(path) for path in changed if path.is_file() and learner_edited(path))
+        if edited:
+            raise LearnerWorkError(
+                "these exercise notebooks hold a learner's work (edited or run), so they were not overwritten: "
+                + ", ".join(edited) + ". Copy them elsewhere (or commit them on a branch), then run "
+                "`python -m fcn_lessons.exercises --force` (or `make exercises FORCE=1`).")
+    for path, text in changed.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
-    return sorted(files)
+    return sorted(changed)
 
 
 def main(argv=None) -> int:
@@ -173,13 +262,22 @@ def main(argv=None) -> int:
     parser.add_argument("--solutions", default="solutions")
     parser.add_argument("--exercises", default="exercises")
     parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is stale")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite exercise notebooks even when a learner has edited or run them")
     args = parser.parse_args(argv)
     if args.check:
         problems = stale(args.solutions, args.exercises)
         print("\n".join(problems) or "exercises/ is up to date")
         return 1 if problems else 0
-    for path in write(args.solutions, args.exercises):
+    try:
+        written = write(args.solutions, args.exercises, force=args.force)
+    except LearnerWorkError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path in written:
         print(f"wrote {path}")
+    if not written:
+        print("exercises/ is up to date")
     return 0
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fcn_lessons import checks, conv1x1
-from _stubs import stub_for
+from _stubs import as_learner, stub_for
 
 
 # --- Exercise 1.1: Dense kernel -> 1×1 conv kernel -----------------------------------------
@@ -21,7 +21,7 @@ WRONG_1_1 = {
 
 
 def test_1_1_passes_the_reference(capsys):
-    checks.check_dense_kernel_to_conv1x1(conv1x1.dense_kernel_to_conv1x1)
+    checks.check_dense_kernel_to_conv1x1(as_learner(conv1x1.dense_kernel_to_conv1x1))
     assert capsys.readouterr().out.strip() == "Exercise 1.1 passed: 6 random cases match the reference."
 
 
@@ -70,7 +70,7 @@ WRONG_1_2 = {
 
 
 def test_1_2_passes_the_reference(capsys):
-    checks.check_flatten_dense_to_conv(conv1x1.dense_to_conv)
+    checks.check_flatten_dense_to_conv(as_learner(conv1x1.dense_to_conv))
     assert "Exercise 1.2 passed: 5 random cases" in capsys.readouterr().out
 
 
@@ -127,7 +127,7 @@ WRONG_1_3 = {
 
 
 def test_1_3_passes_the_reference(capsys):
-    checks.check_convolutionalize_classifier(conv1x1.convolutionalize)
+    checks.check_convolutionalize_classifier(as_learner(conv1x1.convolutionalize))
     assert "Exercise 1.3 passed: 3 random cases" in capsys.readouterr().out
 
 

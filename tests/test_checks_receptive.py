@@ -4,7 +4,7 @@ import keras
 import pytest
 
 from fcn_lessons import checks, receptive
-from _stubs import stub_for
+from _stubs import as_learner, stub_for
 
 
 # --- Exercise 2.1: the recurrence -------------------------------------------------------------
@@ -42,7 +42,7 @@ WRONG_2_1 = {
 
 
 def test_2_1_passes_the_reference(capsys):
-    checks.check_receptive_field_1d(receptive.recurrence)
+    checks.check_receptive_field_1d(as_learner(receptive.recurrence))
     assert capsys.readouterr().out.strip() == "Exercise 2.1 passed: 10 random cases match the recurrence."
 
 
@@ -182,7 +182,7 @@ WRONG_2_3 = {
 
 
 def test_2_3_passes_the_reference(capsys):
-    checks.check_dilation_schedule(receptive.dilation_schedule)
+    checks.check_dilation_schedule(as_learner(receptive.dilation_schedule))
     assert capsys.readouterr().out.strip() == "Exercise 2.3 passed: 9 random cases reach their target with no holes."
 
 

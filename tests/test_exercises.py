@@ -98,8 +98,66 @@ def test_exercise_notebook_records_its_lesson_and_drops_outputs():
     cell.execution_count = 3
     nb = exercises.make_exercise(_notebook(cell), Path("solutions/01_demo.py"))
     assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
-    assert nb.metadata["fcn_lessons"] == {"lesson": "01", "kind": "exercises", "exercises": ["1.1"],
-                                          "generated_from": "solutions/01_demo.py"}
+    meta = dict(nb.metadata["fcn_lessons"])
+    assert len(meta.pop("fingerprint")) == 16
+    assert meta == {"lesson": "01", "kind": "exercises", "exercises": ["1.1"],
+                    "generated_from": "solutions/01_demo.py"}
+
+
+def test_stub_lines_replace_the_raise():
+    source = "\n".join(["# BEGIN SOLUTION 3.5: predict the score", "# STUB: PREDICTION = ...",
+                        "PREDICTION = 0.5", "# END SOLUTION"])
+    stripped, numbers = exercises.strip_solutions(source, where="nb, cell 1", lesson="03")
+    assert numbers == ["3.5"]
+    assert stripped.splitlines() == ["# Exercise 3.5: predict the score", "PREDICTION = ..."]
+
+
+def test_folded_hints_belong_to_the_next_exercise():
+    hints = nbformat.v4.new_markdown_cell(
+        "Try it.\n\n<details><summary>Hint 1: where</summary>\n\nhere\n\n</details>\n"
+        "<details>\n<summary>Hint 2: how</summary>\nso\n</details>")
+    nb = _notebook(hints, _code(BLOCK, ["exercise"]), _code("checks.x(f)", ["check"]),
+                   _code(BLOCK.replace("1.1", "1.2"), ["exercise"]))
+    assert exercises.folded_hints(nb) == {"1.1": ["Hint 1: where", "Hint 2: how"], "1.2": []}
+
+
+def _generated(tmp_path):
+    solutions, generated = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    (tmp_path / "jupytext.toml").write_text((ROOT / "jupytext.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    notebooks.write_pair(_notebook(_code(BLOCK, ["exercise"])), solutions / "01_demo.ipynb")
+    exercises.write(solutions, generated)
+    return solutions, generated
+
+
+@pytest.mark.parametrize("suffix", [".py", ".ipynb"])
+def test_a_learners_work_is_never_overwritten(tmp_path, suffix):
+    solutions, generated = _generated(tmp_path)
+    target = generated / f"01_demo{suffix}"
+    nb = notebooks.read(target)
+    nb.cells[0].source = nb.cells[0].source.replace("raise NotImplementedError", "return 3  #")
+    if suffix == ".ipynb":
+        nb.cells[0].outputs, nb.cells[0].execution_count = [nbformat.v4.new_output("stream", text="3\n")], 1
+        target.write_text(notebooks.ipynb_text(nb), encoding="utf-8")
+    else:
+        target.write_text(notebooks.to_py(nb, target), encoding="utf-8")
+    learner_text = target.read_text(encoding="utf-8")
+    assert exercises.learner_edited(target)
+    with pytest.raises(exercises.LearnerWorkError, match=f"01_demo{suffix}.*--force"):
+        exercises.write(solutions, generated)
+    assert target.read_text(encoding="utf-8") == learner_text
+    assert exercises.main(["--solutions", str(solutions), "--exercises", str(generated)]) == 1
+    assert target.read_text(encoding="utf-8") == learner_text
+    assert exercises.write(solutions, generated, force=True) == [target]
+    assert exercises.stale(solutions, generated) == []
+
+
+def test_a_stale_generated_notebook_is_rewritten(tmp_path):
+    solutions, generated = _generated(tmp_path)
+    notebooks.write_pair(_notebook(_code(BLOCK.replace("1.1: a", "1.1: triple"), ["exercise"])), solutions / "01_demo.ipynb")
+    assert not exercises.learner_edited(generated / "01_demo.py")
+    assert len(exercises.write(solutions, generated)) == 2
+    assert "triple" in (generated / "01_demo.py").read_text(encoding="utf-8")
 
 
 def test_exercises_folder_with_an_orphan_is_stale(tmp_path):
@@ -126,8 +184,9 @@ def test_shipped_exercise_fails_at_each_check_and_nowhere_else(path):
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if "check" in cell.metadata.get("tags", []):
             assert errors, f"check cell {index} passed on the stub: a check that cannot fail"
-            assert errors[0].ename == "NotImplementedError", (index, errors[0].ename, errors[0].evalue)
-            assert errors[0].evalue.startswith("Exercise ")
+            assert errors[0].ename == "NotDone", (index, errors[0].ename, errors[0].evalue)
+            assert errors[0].evalue.startswith("Exercise ") and "is not done yet" in errors[0].evalue
+            assert errors[0].traceback == [errors[0].evalue], "a stub shows one line, not a traceback"
             checked += 1
         else:
             assert not errors, f"cell {index} raised {errors[0].ename}: {errors[0].evalue}"

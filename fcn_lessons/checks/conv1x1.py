@@ -6,16 +6,17 @@ import keras
 import numpy as np
 
 from fcn_lessons import conv1x1, models
-from fcn_lessons.checks._core import cases, describe, passed
+from fcn_lessons.checks._core import case_rng, cases, describe, exercise_check, passed
 
 __all__ = ["check_dense_kernel_to_conv1x1", "check_flatten_dense_to_conv", "check_convolutionalize_classifier"]
 
 _SEED = 101  # the checks draw their own random cases; the learner's seed is untouched
 
 
+@exercise_check("1.1")
 def check_dense_kernel_to_conv1x1(fn) -> None:
     """Exercise 1.1: ``fn(kernel (C, K)) -> (1, 1, C, K)`` Conv2D kernel."""
-    rng = np.random.default_rng(_SEED)
+    rng = case_rng(_SEED)
     shapes = [(3, 5), (8, 8), (1, 4), (16, 2), (6, 6), (5, 1)]
     hint = ("A Dense kernel is (C, K): C inputs, K outputs. Keras' Conv2D kernel is "
             "(kernel_h, kernel_w, in_channels, out_channels): add two leading axes of "
@@ -44,13 +45,14 @@ def _run_layer(case, layer, x):
     return np.asarray(case.call(layer, x, who="calling your layer"))
 
 
+@exercise_check("1.2")
 def check_flatten_dense_to_conv(fn) -> None:
     """Exercise 1.2: ``fn(dense_layer, feature_shape (H, W, C)) -> Conv2D`` layer.
 
     The layer must give the Dense output at the training size, shape (N, 1, 1, K), and
     slide like the reference convolution on a larger map.
     """
-    rng = np.random.default_rng(_SEED + 2)
+    rng = case_rng(_SEED + 2)
     configs = [  # (H, W, C, K, activation)
         (2, 3, 4, 5, "relu"), (3, 3, 2, 7, None), (4, 2, 3, 3, "relu"),
         (1, 1, 6, 4, None), (3, 5, 1, 2, "sigmoid"),
@@ -84,6 +86,7 @@ def _random_classifier(rng, crop_size: int, widths, num_classes: int):
     return model
 
 
+@exercise_check("1.3")
 def check_convolutionalize_classifier(fn) -> None:
     """Exercise 1.3: ``fn(classifier) -> keras.Model`` running on any image size.
 
@@ -91,7 +94,7 @@ def check_convolutionalize_classifier(fn) -> None:
     on a larger image its map must equal the classifier run on every window at the
     trunk's output stride (computed here by explicit cropping, not by the reference).
     """
-    rng = np.random.default_rng(_SEED + 3)
+    rng = case_rng(_SEED + 3)
     configs = [(16, (4, 8), 3), (24, (4, 6, 8), 5), (32, (6, 8, 8), 4)]  # crop, widths, classes
     hint = ("Reuse the trunk (every layer before Flatten) on a keras.Input((None, None, 3)); "
             "replace the first Dense by an H×W 'valid' convolution (your Exercise 1.2) and every "

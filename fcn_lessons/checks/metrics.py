@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import metrics
-from fcn_lessons.checks._core import cases, passed
+from fcn_lessons.checks._core import case_rng, cases, exercise_check, passed
 
 __all__ = ["check_confusion_matrix", "check_mean_iou", "check_frequency_weighted_iou"]
 
@@ -85,9 +85,10 @@ def _diagnose_confusion(received, labels, preds, num_classes, ignore) -> str | N
     return None
 
 
+@exercise_check("0.1")
 def check_confusion_matrix(fn) -> None:
     """Exercise 0.1: ``fn(labels, predictions, num_classes, ignore_label=255) -> (C, C)`` counts."""
-    rng = np.random.default_rng(_SEED)
+    rng = case_rng(_SEED)
     configs = _confusion_cases(rng)
     hint = ("Keep the pixels whose label is not ignore_label; count pairs (label i, prediction j) "
             "into entry [i, j], e.g. np.bincount(num_classes * label + prediction, "
@@ -197,7 +198,7 @@ def _iou_hint(received, confusion, key: str) -> str | None:
 
 
 def _check_iou(fn, exercise: str, key: str, what: str, hint: str) -> None:
-    rng = np.random.default_rng(_SEED + int(exercise.split(".")[1]))
+    rng = case_rng(_SEED + int(exercise.split(".")[1]))
     configs = _iou_cases(rng)
     for case, (_, confusion) in zip(cases(exercise, [c[0] for c in configs], hint), configs):
         expected = metrics.segmentation_scores(confusion)[key]
@@ -210,6 +211,7 @@ def _check_iou(fn, exercise: str, key: str, what: str, hint: str) -> None:
     passed(exercise, len(configs), "match the paper's definition")
 
 
+@exercise_check("0.2")
 def check_mean_iou(fn) -> None:
     """Exercise 0.2: ``fn(confusion (C, C)) -> float`` mean IU as in the FCN paper."""
     _check_iou(fn, "0.2", "mean_iou", "mean IU",
@@ -217,6 +219,7 @@ def check_mean_iou(fn) -> None:
                "sums; average over the classes whose IU is defined (np.nanmean).")
 
 
+@exercise_check("0.3")
 def check_frequency_weighted_iou(fn) -> None:
     """Exercise 0.3: ``fn(confusion (C, C)) -> float`` frequency weighted IU as in the FCN paper."""
     _check_iou(fn, "0.3", "frequency_weighted_iou", "frequency weighted IU",

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from fcn_lessons import receptive
-from fcn_lessons.checks._core import cases, describe, passed
+from fcn_lessons.checks._core import case_rng, cases, describe, exercise_check, passed
 
 __all__ = ["check_receptive_field_1d", "check_model_field", "check_dilation_schedule"]
 
@@ -84,9 +84,10 @@ def _diagnose_2_1(layer, got, want, before) -> str:
     return _HINT_2_1
 
 
+@exercise_check("2.1")
 def check_receptive_field_1d(fn) -> None:
     """Exercise 2.1: ``fn(layers) -> [(size, jump, offset), ...]``, one tuple per layer."""
-    rng = np.random.default_rng(_SEED)
+    rng = case_rng(_SEED)
     stacks = _FIXED_2_1 + [_random_layers(rng, int(rng.integers(2, 7))) for _ in range(5)]
     descriptions = [f"layers {_layers_text(layers)}" for layers in stacks]
     for case, layers in zip(cases("2.1", descriptions, _HINT_2_1), stacks):
@@ -171,10 +172,11 @@ def _pairs(case, received) -> tuple:
 @functools.lru_cache(maxsize=1)
 def _models_2_2() -> tuple:
     """The models of Exercise 2.2's cases, built once per session (building is the slow part)."""
-    rng = np.random.default_rng(_SEED + 2)
+    rng = case_rng(_SEED + 2)
     return tuple(_fixed_models() + [_random_model(rng, i) for i in range(4)])
 
 
+@exercise_check("2.2")
 def check_model_field(fn) -> None:
     """Exercise 2.2: ``fn(model) -> (size, stride)`` of the model's last layer, (h, w) pairs."""
     models = _models_2_2()
@@ -220,6 +222,7 @@ _HINT_2_3 = ("With 3×3 stride-1 convolutions each layer adds 2 * dilation to th
 _CASES_2_3 = [(7, 3), (15, 3), (27, 3), (63, 5), (100, 5), (9, 2), (5, 4), (30, 3), (2, 1)]
 
 
+@exercise_check("2.3")
 def check_dilation_schedule(fn) -> None:
     """Exercise 2.3: ``fn(target, num_layers) -> list of dilations`` (3×3 convolutions, stride 1).
 

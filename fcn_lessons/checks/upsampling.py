@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from fcn_lessons import upsampling
-from fcn_lessons.checks._core import cases, describe, passed
+from fcn_lessons.checks._core import case_rng, cases, describe, exercise_check, passed
 
 __all__ = [
     "check_transposed_conv2d", "check_bilinear_kernel", "check_transposed_conv_output_size",
@@ -32,13 +32,14 @@ def _full_transposed_conv(x, kernel, stride):
     return out[:(h - 1) * stride + kh, :(w - 1) * stride + kw]
 
 
+@exercise_check("3.1")
 def check_transposed_conv2d(fn) -> None:
     """Exercise 3.1: ``fn(x (H, W, C_in), kernel (kh, kw, C_out, C_in), stride) -> full output``.
 
     The full output of the scatter-add, ((H - 1)·s + kh, (W - 1)·s + kw, C_out): what
     ``keras.layers.Conv2DTranspose(padding='valid')`` returns whenever kh, kw >= s.
     """
-    rng = np.random.default_rng(_SEED)
+    rng = case_rng(_SEED)
     configs = [  # (H, W, C_in, C_out, (kh, kw), stride)
         (3, 3, 1, 1, (3, 3), 2), (4, 5, 2, 2, (4, 4), 2), (5, 4, 3, 2, (3, 3), 1),
         (3, 4, 2, 3, (2, 5), 3), (4, 4, 3, 3, (5, 5), 3), (2, 3, 1, 2, (1, 1), 2),
@@ -67,6 +68,7 @@ def check_transposed_conv2d(fn) -> None:
 
 # --- Exercise 3.2 ---------------------------------------------------------------------------
 
+@exercise_check("3.2")
 def check_bilinear_kernel(fn) -> None:
     """Exercise 3.2: ``fn(factor, channels) -> (k, k, channels, channels)`` bilinear kernel."""
     configs = [(2, 1), (2, 3), (1, 2), (3, 2), (4, 4), (5, 1), (8, 2)]
@@ -112,6 +114,7 @@ _SIZE_CASES = [  # (input_size, kernel_size, stride, padding, output_padding)
 ]
 
 
+@exercise_check("3.3")
 def check_transposed_conv_output_size(fn) -> None:
     """Exercise 3.3: ``fn(input_size, kernel_size, stride, padding, output_padding=None) -> int``."""
     hint = ("Without output_padding Keras returns n*s + max(k - s, 0) for 'valid' and n*s for 'same'. With "
@@ -142,6 +145,7 @@ _PAIRS = [(2, 2), (4, 2), (3, 2), (1, 2), (1, 1), (5, 1), (3, 3), (5, 3), (6, 3)
           (8, 4), (12, 8), (16, 8), (64, 32), (7, 7), (10, 4), (2, 3)]
 
 
+@exercise_check("3.4")
 def check_makes_checkerboard(fn) -> None:
     """Exercise 3.4: ``fn(kernel_size, stride) -> bool``, True when the overlap is uneven.
 
