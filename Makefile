@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-KERNEL := fcn-lessons
+KERNEL := python3
+JUPYTER_CONFIG := $(VENV)/.jupyter-configured
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)  # Jupyter refuses root without it (containers)
 PYTEST_ARGS ?=
@@ -35,25 +37,34 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (fcn-lessons)"
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# One kernel, the .venv's own, under the standard name "python3" that every notebook
+# names (a venv's Jupyter prefers its own kernelspecs over the user's). The course's
+# JupyterLab settings: no "get notified about Jupyter news?" pop-up, no update check.
+$(JUPYTER_CONFIG): Makefile $(STAMP)
+	rm -rf $(VENV)/share/jupyter/kernels/fcn-lessons
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 (ipykernel)"
+	@mkdir -p $(dir $(LAB_SETTINGS))
+	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)
+	@touch $(JUPYTER_CONFIG)
 
-lab: $(STAMP)
+setup: $(STAMP) $(JUPYTER_CONFIG)
+
+lab: setup
 	@echo "Starting JupyterLab on the course; open the http://127.0.0.1 URL it prints below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP)
+test: setup
 	$(MAKE) --no-print-directory test-unit test-notebooks
 
-test-unit: $(STAMP)
+test-unit: setup
 	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-test-notebooks: $(STAMP)
+test-notebooks: setup
 	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
 
-notebooks: $(STAMP)
+notebooks: setup
 	$(BIN)/python -m fcn_lessons.notebooks build --kernel $(KERNEL) $(LESSONS) $(SOLUTIONS)
 	$(MAKE) --no-print-directory exercises
 

@@ -5,7 +5,7 @@
 #     - '0.1'
 #     - '0.2'
 #     - '0.3'
-#     fingerprint: 27147e2dad033088
+#     fingerprint: 7399c9e125353c34
 #     generated_from: solutions/00_setup_and_task.py
 #     kind: exercises
 #     lesson: '00'
@@ -23,6 +23,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/exercises/00_setup_and_task.ipynb)
+#
 # # Lesson 00 exercises: the confusion matrix and the paper's IU metrics
 #
 # Three exercises to go with `notebooks/00_setup_and_task.ipynb`: you compute the FCN
@@ -39,8 +41,7 @@
 #
 # **Run time:** a few seconds on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

@@ -5,7 +5,7 @@
 #     - '1.1'
 #     - '1.2'
 #     - '1.3'
-#     fingerprint: 323160323c9af95d
+#     fingerprint: 794f13718eaffbde
 #     generated_from: solutions/01_conv1x1_is_dense.py
 #     kind: exercises
 #     lesson: '01'
@@ -23,6 +23,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/exercises/01_conv1x1_is_dense.ipynb)
+#
 # # Lesson 01 exercises: dense layers as convolutions
 #
 # Three exercises to go with `notebooks/01_conv1x1_is_dense.ipynb`: you write the core of
@@ -37,8 +39,7 @@
 #
 # **Run time:** under a minute on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

@@ -5,7 +5,7 @@
 #     - '2.1'
 #     - '2.2'
 #     - '2.3'
-#     fingerprint: c00374b5c67f56c8
+#     fingerprint: b825174cb34f9759
 #     generated_from: solutions/02_receptive_fields.py
 #     kind: exercises
 #     lesson: '02'
@@ -23,6 +23,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/exercises/02_receptive_fields.ipynb)
+#
 # # Lesson 02 exercises: receptive fields
 #
 # Three exercises to go with `notebooks/02_receptive_fields.ipynb`: you write the core of
@@ -37,8 +39,7 @@
 #
 # **Run time:** under a minute on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

@@ -6,7 +6,7 @@
 #     - '3.2'
 #     - '3.3'
 #     - '3.4'
-#     fingerprint: 23a71c52a8b325e5
+#     fingerprint: 46125358a5328d20
 #     generated_from: solutions/03_upsampling.py
 #     kind: exercises
 #     lesson: '03'
@@ -24,6 +24,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/exercises/03_upsampling.ipynb)
+#
 # # Lesson 03 exercises: upsampling
 #
 # Four exercises to go with `notebooks/03_upsampling.ipynb`: you write the core of that
@@ -38,8 +40,7 @@
 #
 # **Run time:** a few seconds on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

@@ -157,6 +157,7 @@ def make_exercise(solution, path) -> "notebooks.nbformat.NotebookNode":
         cell.get("metadata", {}).pop("execution", None)
     if not seen:
         raise MarkerError(f"{path}: no exercise found (no cell tagged '{EXERCISE_TAG}').")
+    notebooks.apply_conventions(nb, Path("exercises") / path.with_suffix(".ipynb").name)
     nb.metadata["fcn_lessons"] = {"lesson": lesson, "kind": "exercises", "exercises": seen,
                                   "generated_from": f"solutions/{path.stem}.py",
                                   "fingerprint": fingerprint(nb)}

@@ -4,10 +4,19 @@ Every notebook is a pair: ``X.py`` (jupytext percent format: the inputs, what
 reviewers diff) and ``X.ipynb`` (what learners open; stored executed in
 ``notebooks/`` and ``solutions/``, so nbval has reference outputs).
 
+Every notebook follows the course's conventions (:func:`apply_conventions`, applied by
+``build`` and by the exercise generator): its first Markdown cell opens with an "Open in
+Colab" badge for its own path, its set-up cell installs the package from the same
+repository, and cells whose output nbval must not compare carry the cell tag
+``nbval-ignore-output`` (not a comment a learner would read). The repository is named in
+one place, :data:`REPOSITORY`: change it there (for a fork), then run
+``python -m fcn_lessons.notebooks conventions`` to rewrite every notebook.
+
 Command line (``make notebooks`` runs ``build`` on notebooks/ and solutions/)::
 
     python -m fcn_lessons.notebooks build notebooks/01_conv1x1_is_dense.py [...]
     python -m fcn_lessons.notebooks check [notebooks exercises solutions]
+    python -m fcn_lessons.notebooks conventions [notebooks exercises solutions]
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,13 +34,77 @@ from jupytext.config import load_jupytext_config
 
 NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-PROJECT_KERNEL = "fcn-lessons"  # registered in .venv by `make lab` / `make test`
+PROJECT_KERNEL = "python3"  # the .venv's own kernel (`make lab` registers it in .venv, nothing else)
 CURRENT_ENV_KERNEL = ":current-env"  # the interpreter running this code (tests, grader)
 CELL_TIMEOUT_S = 1200
 
 
+REPOSITORY = "fcn-course/fcn-lessons"  # a placeholder until the course has a public home: change it here only
+BRANCH = "main"
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+IGNORE_OUTPUT_TAG = "nbval-ignore-output"
+_IGNORE_OUTPUT_COMMENT = re.compile(r"^# NBVAL_IGNORE_OUTPUT[^\n]*\n?", re.MULTILINE)
+_BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*\n*")
+_INSTALL_URL = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+")
+
+
 class NotebookError(ValueError):
     """A notebook file is missing, malformed, or out of sync with its twin."""
+
+
+def install_url() -> str:
+    """What the set-up cell pip-installs on Colab."""
+    return f"git+https://github.com/{REPOSITORY}"
+
+
+def colab_badge(relative_path) -> str:
+    """The Markdown "Open in Colab" badge of the notebook at ``relative_path`` (e.g. notebooks/01_x.ipynb)."""
+    target = Path(relative_path).with_suffix(".ipynb").as_posix()
+    url = f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{target}"
+    return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({url})"
+
+
+def apply_conventions(nb, relative_path) -> nbformat.NotebookNode:
+    """Badge, install URL and nbval tags as the course wants them; returns ``nb`` (changed in place).
+
+    Args:
+        relative_path: the notebook's path from the repository root (``solutions/03_upsampling.py``).
+    """
+    markdown = next((cell for cell in nb.cells if cell.cell_type == "markdown"), None)
+    if markdown is not None:  # a course notebook's title cell (the tests check that every lesson has one)
+        markdown.source = colab_badge(relative_path) + "\n\n" + _BADGE_LINE.sub("", markdown.source)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    if code:
+        code[0].source = _INSTALL_URL.sub(install_url(), code[0].source)
+    for cell in code:
+        if _IGNORE_OUTPUT_COMMENT.search(cell.source):
+            cell.source = _IGNORE_OUTPUT_COMMENT.sub("", cell.source)
+            tags = cell.metadata.setdefault("tags", [])
+            if IGNORE_OUTPUT_TAG not in tags:
+                tags.append(IGNORE_OUTPUT_TAG)
+    return nb
+
+
+def _relative(path: Path) -> Path:
+    """``path`` from the folder that holds the course's jupytext.toml (the repository root)."""
+    path = Path(path).resolve()
+    for parent in path.parents:
+        if (parent / "jupytext.toml").is_file():
+            return path.relative_to(parent)
+    raise NotebookError(f"no jupytext.toml found above {path}: run from the course repository.")
+
+
+def rewrite_conventions(folder) -> list[Path]:
+    """Apply :func:`apply_conventions` to every pair in ``folder`` without executing; returns the pairs changed."""
+    changed = []
+    for ipynb in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        nb = read(ipynb)
+        before = ipynb_text(nb)
+        after = ipynb_text(apply_conventions(nb, _relative(ipynb)))
+        if after != before or to_py(nb, ipynb.with_suffix(".py")) != ipynb.with_suffix(".py").read_text(encoding="utf-8"):
+            write_pair(nb, ipynb)
+            changed.append(ipynb)
+    return changed
 
 
 def _config(path: Path):
@@ -160,7 +234,7 @@ def build(py_path, *, kernel_name: str = PROJECT_KERNEL, quick: bool = False) ->
     py_path = Path(py_path)
     if py_path.suffix != ".py":
         raise NotebookError(f"{py_path}: build takes the .py twin (the inputs), not {py_path.suffix}.")
-    nb = read(py_path)
+    nb = apply_conventions(read(py_path), _relative(py_path))
     print(f"executing {py_path} ...", flush=True)
     execute(nb, py_path.parent, kernel_name=kernel_name, quick=quick)
     write_pair(nb, py_path)
@@ -176,10 +250,16 @@ def main(argv=None) -> int:
     b.add_argument("--quick", action="store_true", help="run in quick mode (FCN_LESSONS_QUICK=1)")
     c = sub.add_parser("check", help="report pairs that are out of sync")
     c.add_argument("folders", nargs="*", type=Path, default=[Path(d) for d in NOTEBOOK_DIRS])
+    v = sub.add_parser("conventions", help="rewrite badges, install URLs and nbval tags (no execution)")
+    v.add_argument("folders", nargs="*", type=Path, default=[Path(d) for d in NOTEBOOK_DIRS])
     args = parser.parse_args(argv)
     if args.command == "build":
         for path in args.paths:
             build(path, kernel_name=args.kernel, quick=args.quick)
+        return 0
+    if args.command == "conventions":
+        changed = [p for folder in args.folders for p in rewrite_conventions(folder)]
+        print("\n".join(f"rewrote {p} and its .py" for p in changed) or "every notebook follows the conventions")
         return 0
     problems = [p for folder in args.folders for p in pair_problems(folder)]
     print("\n".join(problems) or "all notebook pairs are in sync")

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/notebooks/00_setup_and_task.ipynb)
+#
 # # Lesson 00: the task, the data, and the scores
 #
 # *Fully Convolutional Networks for Semantic Segmentation* (Jonathan Long, Evan Shelhamer
@@ -39,8 +41,7 @@
 # **Run time:** about 20 seconds on a laptop CPU; the same on a Colab GPU (nothing here
 # trains). The exercises for this lesson are in `exercises/00_setup_and_task.ipynb`.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess
@@ -75,8 +76,7 @@ from fcn_lessons import data, metrics, viz, voc
 # is Colab, and whether *quick mode* is on (the tests run a smaller version of each
 # lesson; as a learner you leave it off). It returns the same facts as a dict, `ENV`:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for key, value in ENV.items():
     print(f"{key:11s} {value}")
 
@@ -217,8 +217,7 @@ plt.show()
 # colour alone (a histogram over quantised colours) does no better than always answering
 # the most common shape:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 test_images, test_masks = data.make_shapes(100, IMAGE_SIZE, seed=2)
 colour_accuracy, chance = data.colour_classifier_accuracy(images, masks, test_images, test_masks)
 print(f"which shape, from a pixel's colour: {colour_accuracy:.1%}; most common shape every time: {chance:.1%}")
@@ -308,8 +307,7 @@ print(len(read_images), "images:", read_ids)
 assert all(np.array_equal(a, b) for a, b in zip(read_masks, masks[:6]))  # PNG is lossless
 print("masks identical after the round trip")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 jpeg_error = max(np.abs(a.astype(int) - b).max() for a, b in zip(read_images, images[:6]))
 print(f"largest pixel change from JPEG compression: {jpeg_error} of 255")
 assert jpeg_error < 64
@@ -351,8 +349,7 @@ print("nearest: labels", np.unique(nearest).tolist())
 # In floating point (as `tf.image.resize` or `keras.ops.image.resize` return), the
 # labels even become fractional. `metrics.confusion_matrix` refuses those:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 float_mask = np.asarray(keras.ops.image.resize(masks[0][None, ..., None].astype("float32"), (100, 100),
                                                interpolation="bilinear"))[0, ..., 0]
 fractional = np.count_nonzero(float_mask != np.round(float_mask))
@@ -531,8 +528,7 @@ logits = np.log(probabilities(coarse, 0.6))  # any scores with the same argmax g
 keras_metric.update_state(masks, logits)
 print(f"MeanIU from logits: {float(keras_metric.result()):.4f}")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 numpy_value = metrics.segmentation_scores(coarse_confusion)["mean_iou"]
 print(f"difference from the numpy computation: {abs(float(keras_metric.result()) - numpy_value):.1e}")
 assert abs(float(keras_metric.result()) - numpy_value) < 1e-6  # float32 counts in Keras

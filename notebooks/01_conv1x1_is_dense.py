@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/notebooks/01_conv1x1_is_dense.ipynb)
+#
 # # Lesson 01: a 1×1 convolution is a fully connected layer
 #
 # The first idea of *Fully Convolutional Networks for Semantic Segmentation* (Long,
@@ -37,8 +39,7 @@
 # **Run time:** about 1 minute on a laptop CPU; about 30 seconds on a Colab GPU.
 # The exercises for this lesson are in `exercises/01_conv1x1_is_dense.ipynb`.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess
@@ -88,8 +89,7 @@ conv_out = np.asarray(conv(vector.reshape(1, 1, 1, NUM_CHANNELS)))
 print("Dense kernel:", kernel.shape, " -> Conv2D kernel:", tuple(conv.kernel.shape))
 print("Dense output:", dense_out.shape, "  Conv2D output:", conv_out.shape)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 difference = np.abs(dense_out - conv_out.reshape(1, NUM_OUTPUTS)).max()
 print(f"max |Dense - Conv2D 1×1| = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
@@ -110,8 +110,7 @@ per_pixel_dense = np.asarray(dense(feature_map))
 per_pixel_conv = np.asarray(conv(feature_map))
 print("map:", feature_map.shape, "-> Dense:", per_pixel_dense.shape, " Conv2D 1×1:", per_pixel_conv.shape)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 difference = np.abs(per_pixel_dense - per_pixel_conv).max()
 print(f"max |Dense - Conv2D 1×1| over 35 pixels = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
@@ -147,8 +146,7 @@ big_conv.set_weights([conv1x1.flatten_dense_kernel_to_conv(fc_kernel, (HEIGHT, W
 print("Dense kernel", fc_kernel.shape, "-> conv kernel", tuple(big_conv.kernel.shape))
 print("Flatten+Dense output:", tuple(flatten_dense(fmap).shape), "  conv output:", tuple(big_conv(fmap).shape))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 difference = np.abs(np.asarray(flatten_dense(fmap)) - np.asarray(big_conv(fmap)).reshape(1, CLASSES)).max()
 print(f"max |Flatten+Dense - {HEIGHT}×{WIDTH} conv| = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
@@ -219,13 +217,11 @@ plt.show()
 # Dense layer over the 5 classes. Note the **'valid'** padding of its convolutions; we
 # will see in section 6 why that matters.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 classifier = models.crop_classifier(CROP_SIZE)
 classifier.summary()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 EPOCHS = fcn_lessons.by_mode(full=12, quick=6)
 BATCH_SIZE = 32
 classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
@@ -259,8 +255,7 @@ for layer, small, big in zip(fcn.layers[1:], shapes_crop, shapes_canvas):
     kernel_shape = str(tuple(layer.kernel.shape)) if hasattr(layer, "kernel") else "-"
     print(f"{layer.name:14s} {type(layer).__name__:13s} {kernel_shape:16s} {str(small):14s} {big}")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 on_crops = classifier.predict_on_batch(test_images[:64])
 on_crops_fcn = fcn.predict_on_batch(test_images[:64])
 print("classifier:", on_crops.shape, "  fully convolutional:", on_crops_fcn.shape)
@@ -337,8 +332,7 @@ sliding_map = conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRI
 print("dense:", dense_map.shape, "  sliding window:", sliding_map.shape)
 assert np.allclose(dense_map, sliding_map, atol=FLOAT32_TOLERANCE)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 dense_s = median_seconds(lambda: fcn.predict_on_batch(bench_image[None]), repeats=5)
 sliding_s = median_seconds(lambda: conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE),
                            repeats=3)
@@ -360,8 +354,7 @@ print(f"{outputs} outputs: dense {1e3 * dense_s:.1f} ms, sliding window {1e3 * s
 # but in the big image the same units see the real neighbouring pixels. Same weights,
 # different numbers:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 same_classifier = models.crop_classifier(CROP_SIZE, padding="same")
 same_fcn = conv1x1.convolutionalize(same_classifier)
 dense_same = same_fcn.predict_on_batch(bench_image[None])[0]
@@ -395,8 +388,7 @@ for name in ("block5_pool", "fc1", "fc2", "predictions"):
 # %% [markdown]
 # Same logits at 224×224 (relative difference, because random VGG16 logits are large):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 VGG_SIZE = 224  # VGG16's training crop
 VGG_STRIDE = 32  # five 2×2 poolings
 image_224 = rng.uniform(0, 255, (1, VGG_SIZE, VGG_SIZE, 3)).astype("float32")
@@ -439,8 +431,7 @@ print(f"FCN-VGG16 (21-way score layer): {fcn_vgg16_params:,}  ≈ {fcn_vgg16_par
 # version of the lesson (not in the tests) and only when the weights can be downloaded;
 # otherwise it says why it was skipped.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 LABRADOR = 208  # ImageNet class index of "Labrador retriever"
 PHOTO_SIZE = 448  # 224 + 7 × 32: an 8×8 score map
 PHOTO_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/YellowLabradorLooking_new.jpg"

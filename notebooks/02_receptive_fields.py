@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/notebooks/02_receptive_fields.ipynb)
+#
 # # Lesson 02: receptive fields, computed, measured and explored
 #
 # Table 1 of *Fully Convolutional Networks for Semantic Segmentation* (Long, Shelhamer
@@ -42,8 +44,7 @@
 # shortens the training.
 # The exercises for this lesson are in `exercises/02_receptive_fields.ipynb`.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess
@@ -238,8 +239,7 @@ print("fc7 unit 0 centred at", vgg_fields["fc7"].offset, "without, and at",
 # %% [markdown]
 # The table takes milliseconds: it reads layer settings, not weights.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 table_s = median_seconds(lambda: receptive.receptive_fields(fcn_vgg16), repeats=5)
 print(f"receptive_fields(FCN-VGG16): {1e3 * table_s:.1f} ms")
 
@@ -418,8 +418,7 @@ ERF_IMAGES = test_images[:16]  # images to average the gradient over
 ERF_UNIT = CENTRE_UNIT  # the middle unit: its 63-pixel field fits in the image
 erf_before = receptive.empirical_receptive_field(networks["dilated"], "scores", ERF_UNIT, inputs=ERF_IMAGES)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 EPOCHS = fcn_lessons.by_mode(full=10, quick=5)
 BATCH_SIZE = 16
 LEARNING_RATE = 3e-3
@@ -437,8 +436,7 @@ for name, net in networks.items():
 for name, losses in histories.items():
     assert losses[-1] < losses[0], f"{name} did not learn"
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 predictions = {name: net.predict(test_images, batch_size=50, verbose=0).argmax(axis=-1)
                for name, net in networks.items()}
 scores = {name: receptive.accuracy_by_distance(test_masks, predicted, centre_distance=CENTRE_DISTANCE,
@@ -519,8 +517,7 @@ plt.show()
 # Back to Luo et al.'s measurement, on the dilated network before and after training,
 # averaging over the same 16 test images:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 erf_after = receptive.empirical_receptive_field(networks["dilated"], "scores", ERF_UNIT, inputs=ERF_IMAGES)
 dilated_box = summary_fields["dilated"].box(ERF_UNIT)
 print(f"theoretical field {summary_fields['dilated'].size[0]} px")
@@ -607,8 +604,7 @@ plt.show()
 # **Computation and memory.** Every layer runs at full resolution. Same weights count,
 # very different work:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 TIMING_BATCH = test_images[:32]
 for name in ("dilated", "pooled"):
     net = networks[name]
@@ -651,8 +647,7 @@ plt.show()
 # `upsample8` and watch it move pixel by pixel, large as ever. (The picture appears in
 # JupyterLab and Colab; below it is the same view as a static figure.)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 explorer = widgets.receptive_field_explorer(networks["pooled"], test_images[0], layer="conv5")
 explorer
 

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/notebooks/03_upsampling.ipynb)
+#
 # # Lesson 03: upsampling, from nearest neighbour to transposed convolutions
 #
 # A classification network shrinks its input: VGG16's five 2×2 max poolings leave one
@@ -45,8 +47,7 @@
 # a GPU has little to speed up. The exercises for this lesson are in
 # `exercises/03_upsampling.ipynb`.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess
@@ -225,8 +226,7 @@ print("keras Conv2DTranspose:", np.asarray(layer_1d(x_1d.reshape(1, 1, 3, 1))).r
 # scatter-add (looping over the kh·kw offsets rather than the pixels: the same sum),
 # with Keras' cropping for 'same' padding:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 x = rng.standard_normal((2, 5, 6, 3)).astype("float32")
 for padding in ("valid", "same"):
     layer = keras.layers.Conv2DTranspose(4, 3, strides=2, padding=padding, use_bias=False)
@@ -265,8 +265,7 @@ for r in range(M.shape[0]):
 plt.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 image = rng.standard_normal((IMAGE_SIDE, IMAGE_SIDE)).astype("float32")
 conv = keras.layers.Conv2D(1, KERNEL_SIDE, strides=STRIDE, use_bias=False)
 conv.build((None, IMAGE_SIDE, IMAGE_SIDE, 1))
@@ -293,8 +292,7 @@ assert np.allclose(back_by_matrix, back_by_scatter, atol=1e-4)
 # (read as Conv2D's (kh, kw, C_in, C_out) by the convolution and as Conv2DTranspose's
 # (kh, kw, C_out, C_in) by the transposed one: the same numbers).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 conv_kernel = rng.standard_normal((4, 4, 3, 2)).astype("float32")  # Conv2D: 3 in, 2 out
 x_in = tf.constant(rng.standard_normal((1, 10, 10, 3)).astype("float32"))
 y_out = rng.standard_normal((1, 4, 4, 2)).astype("float32")  # the shape of conv(x_in)
@@ -316,8 +314,7 @@ assert np.allclose(gradient, transposed, atol=1e-4)
 # pseudo-inverse, is a different matrix, and convolving then transposed-convolving does
 # not give x back:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 round_trip = (M.T @ (M @ image.ravel())).reshape(IMAGE_SIDE, IMAGE_SIDE)
 print(f"|| M.T M x - x || / || x || = {np.linalg.norm(round_trip - image) / np.linalg.norm(image):.2f}"
       "   (an inverse would give 0)")
@@ -498,8 +495,7 @@ INITIALISERS = {
     "random (Glorot uniform, Keras' default)": "glorot_uniform",
 }
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 curves, trained = {}, {}
 start = time.perf_counter()
 for name, initializer in INITIALISERS.items():
@@ -592,8 +588,7 @@ print("same as tf.nn.depth_to_space:", np.array_equal(shuffled, tf.nn.depth_to_s
 # so with random weights the output still varies with the position in the block (a
 # remedy, "ICNR" initialisation, starts all r² positions equal: Aitken et al., 2017).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 BLOCK, C_IN, C_OUT = 3, 4, 2
 features = rng.standard_normal((1, 5, 6, C_IN)).astype("float32")
 weights_1x1 = rng.standard_normal((C_IN, BLOCK * BLOCK * C_OUT)).astype("float32")

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/solutions/01_conv1x1_is_dense.ipynb)
+#
 # # Lesson 01 exercises: dense layers as convolutions
 #
 # Three exercises to go with `notebooks/01_conv1x1_is_dense.ipynb`: you write the core of
@@ -28,8 +30,7 @@
 #
 # **Run time:** under a minute on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/solutions/03_upsampling.ipynb)
+#
 # # Lesson 03 exercises: upsampling
 #
 # Four exercises to go with `notebooks/03_upsampling.ipynb`: you write the core of that
@@ -28,8 +30,7 @@
 #
 # **Run time:** a few seconds on a CPU.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
 # ipywidgets are preinstalled there). With `make lab` it is installed already.
 import subprocess

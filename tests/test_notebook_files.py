@@ -102,3 +102,35 @@ def test_an_out_of_sync_pair_is_reported(tmp_path):
     assert len(problems) == 1 and "01_demo.py differs from" in problems[0] and "+x = 2" in problems[0]
     (tmp_path / "01_demo.ipynb").unlink()
     assert "01_demo.ipynb is missing" in notebooks.pair_problems(tmp_path)[0]
+
+
+@pytest.mark.parametrize("path", ALL, ids=_ids(ALL))
+def test_every_notebook_follows_the_course_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    relative = path.relative_to(ROOT)
+    first_markdown = next(cell for cell in nb.cells if cell.cell_type == "markdown")
+    assert first_markdown.source.startswith(notebooks.colab_badge(relative) + "\n"), "run `make notebooks`"
+    first_code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    assert notebooks.install_url() in first_code.source
+    markers = [i for i, cell in enumerate(nb.cells, 1) if cell.cell_type == "code" and "# NBVAL_" in cell.source]
+    assert not markers, f"cells {markers}: use the cell tag {notebooks.IGNORE_OUTPUT_TAG!r}, not a comment learners read"
+
+
+def test_conventions_are_applied_once_and_follow_the_repository(monkeypatch):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell('# NBVAL_IGNORE_OUTPUT\npip("git+https://github.com/old/name")'),
+    ])
+    notebooks.apply_conventions(nb, "notebooks/05_x.py")
+    once = nbformat.writes(nb)
+    notebooks.apply_conventions(nb, "notebooks/05_x.py")
+    assert nbformat.writes(nb) == once
+    assert nb.cells[0].source.startswith("[![Open In Colab]") and "blob/main/notebooks/05_x.ipynb" in nb.cells[0].source
+    assert nb.cells[0].source.endswith("\n\n# Title")
+    assert nb.cells[1].source == f'pip("{notebooks.install_url()}")'
+    assert nb.cells[1].metadata["tags"] == [notebooks.IGNORE_OUTPUT_TAG]
+    monkeypatch.setattr(notebooks, "REPOSITORY", "someone/fork")
+    notebooks.apply_conventions(nb, "notebooks/05_x.py")
+    assert "github/someone/fork/blob/main/notebooks/05_x.ipynb" in nb.cells[0].source
+    assert nb.cells[0].source.count("Open In Colab") == 1
+    assert "git+https://github.com/someone/fork" in nb.cells[1].source
