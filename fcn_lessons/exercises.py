@@ -25,7 +25,10 @@ the stub; prefer folded hints.
 
 Outputs and execution counts are cleared, and the notebook's metadata records the lesson
 and its exercises in order (``metadata.fcn_lessons.exercises``), with a fingerprint of
-the cells as generated. Cells tagged ``check`` call ``fcn_lessons.checks``; the grader
+the cells as generated. In the ``.ipynb``, each exercise cell's metadata names its
+exercises (``cell.metadata.fcn_lessons.exercises``) and each check cell the exercises it
+checks (``...fcn_lessons.checks``: those of the exercise cell before it); JupyterLab keeps
+cell metadata when a learner saves, so a grader can match cells by number. Cells tagged ``check`` call ``fcn_lessons.checks``; the grader
 always uses the reference check cells, so editing them earns nothing.
 
 Writing never destroys a learner's work: an exercise notebook whose cells no longer
@@ -137,6 +140,7 @@ def make_exercise(solution, path) -> "notebooks.nbformat.NotebookNode":
     lesson = _lesson_of(path)
     nb = copy.deepcopy(solution)
     seen: list[str] = []
+    last_numbers: list[str] = []
     for index, cell in enumerate(nb.cells, start=1):
         tags = cell.get("metadata", {}).get("tags", [])
         where = f"{path}, cell {index}"
@@ -152,6 +156,11 @@ def make_exercise(solution, path) -> "notebooks.nbformat.NotebookNode":
                 raise MarkerError(f"{where}: exercise {sorted(duplicate)[0]} appears twice in the notebook.")
             seen += numbers
             cell.source = source
+            if numbers:  # by number, not position: the grader finds a learner's answer cell by this
+                cell.metadata["fcn_lessons"] = {"exercises": numbers}
+            elif CHECK_TAG in tags:
+                cell.metadata["fcn_lessons"] = {"checks": list(last_numbers)}
+            last_numbers = numbers or last_numbers
         elif "# BEGIN SOLUTION" in cell.source:
             raise MarkerError(f"{where}: a {cell.cell_type} cell holds a solution marker.")
         cell.get("metadata", {}).pop("execution", None)

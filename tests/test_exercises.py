@@ -191,3 +191,11 @@ def test_shipped_exercise_fails_at_each_check_and_nowhere_else(path):
         else:
             assert not errors, f"cell {index} raised {errors[0].ename}: {errors[0].evalue}"
     assert checked >= len(nb.metadata["fcn_lessons"]["exercises"]) and next(expected_numbers, None)
+
+
+def test_exercise_and_check_cells_are_labelled_by_number():
+    nb = exercises.make_exercise(_notebook(_code(BLOCK, ["exercise"]), _code("checks.a(f)", ["check"]),
+                                           _code("x = 2"), _code(BLOCK.replace("1.1", "1.2"), ["exercise"]),
+                                           _code("checks.b(g)", ["check"])), Path("solutions/01_demo.py"))
+    assert [cell.metadata.get("fcn_lessons") for cell in nb.cells] == [
+        {"exercises": ["1.1"]}, {"checks": ["1.1"]}, None, {"exercises": ["1.2"]}, {"checks": ["1.2"]}]
