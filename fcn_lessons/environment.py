@@ -173,3 +173,26 @@ def _report(facts: dict) -> str:
             "(Colab: Runtime > Change runtime type > GPU)."
         )
     return "\n".join(lines)
+
+
+def peak_memory_mib() -> float | None:
+    """The peak resident memory of this process (the notebook's kernel) so far, in MiB.
+
+    Linux reports it as ``VmHWM`` in ``/proc/self/status``; elsewhere ``resource.getrusage``'s
+    ``ru_maxrss`` is used (kibibytes on Linux, bytes on macOS). None where neither exists
+    (Windows). Lessons print it in their last cell, so ``docs/RESULTS.md`` can say how much
+    memory each lesson's kernel needs.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # the value is in kB (KiB)
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
