@@ -16,12 +16,21 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 LESSONS := $(wildcard notebooks/[0-9][0-9]_*.py)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: lab test test-unit test-notebooks notebooks exercises data bench setup clean help
+# `make test-colab`: the same tests on Google Colab's versions (requirements-colab.txt), in
+# a second environment built with Python 3.13 (Colab's). COLAB_PYTHON picks the interpreter.
+COLAB_VENV := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_PYTHON ?= $(shell for p in python3.13 $$(ls -d $(HOME)/.pyenv/versions/3.13*/bin/python 2>/dev/null | sort -rV); do \
+  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+COLAB_DESELECT := --deselect tests/test_browser_lab.py  # Colab has its own front end, not JupyterLab
+
+.PHONY: lab test test-unit test-notebooks test-colab notebooks exercises data bench setup clean help
 
 help:
 	@echo "For learners:"
 	@echo "  make lab         set up .venv, then open JupyterLab on the course"
 	@echo "  make test        set up .venv, then run every test (as CI does)"
+	@echo "  make test-colab  the unit tests and notebooks on Colab's versions (Python 3.13, .venv-colab)"
 	@echo "For maintainers (these rewrite files in the repository):"
 	@echo "  make notebooks   execute notebooks/ and solutions/ and store their outputs"
 	@echo "  make exercises   write exercises/ from solutions/ (refuses to overwrite a learner's"
@@ -64,6 +73,22 @@ test-unit: setup
 test-notebooks: setup
 	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
 
+$(COLAB_STAMP): requirements-colab.txt pyproject.toml
+	@test -n "$(COLAB_PYTHON)" && "$(COLAB_PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { \
+	  echo "make test-colab needs Python 3.13 (Colab's version) and found none (COLAB_PYTHON='$(COLAB_PYTHON)')."; \
+	  echo "Install one (for instance 'pyenv install 3.13' or your system's python3.13 package), then run"; \
+	  echo "'make test-colab COLAB_PYTHON=/path/to/python3.13'."; exit 1; }
+	rm -rf $(COLAB_VENV)
+	"$(COLAB_PYTHON)" -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install -r requirements-colab.txt
+	$(COLAB_VENV)/bin/python -m pip install --no-deps -e .   # as the Colab set-up cell does
+	@touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP)
+	FCN_LESSONS_QUICK=1 $(COLAB_VENV)/bin/python -m pytest tests $(COLAB_DESELECT) $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 $(COLAB_VENV)/bin/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
+
 notebooks: setup
 	$(BIN)/python -m fcn_lessons.notebooks build --kernel $(KERNEL) $(LESSONS) $(SOLUTIONS)
 	$(MAKE) --no-print-directory exercises
@@ -78,4 +103,4 @@ bench: $(STAMP)
 	$(BIN)/python -m fcn_lessons.bench all
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache
