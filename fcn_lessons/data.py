@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from fcn_lessons import _validate
+from fcn_lessons import labels as _labels
 from fcn_lessons.labels import VOID_LABEL
 from fcn_lessons.voc import read_voc, write_voc  # noqa: F401  (public: fcn_lessons.data.read_voc)
 
@@ -110,8 +111,7 @@ def _coverage(size: int, shape: str, centre, radius: float, angle: float) -> np.
 
 def _void_border(label: np.ndarray) -> np.ndarray:
     """Boolean (H, W): pixels whose 4-neighbourhood holds another label (a 2-pixel band)."""
-    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    return cv2.dilate(label, cross) != cv2.erode(label, cross)
+    return _labels.borders(label, ignore_label=None)
 
 
 def _render(size: int, objects: list[tuple[int, tuple, float, float]],
@@ -272,27 +272,8 @@ def make_shape_crops(num_images: int, crop_size: int = 32, seed: int = 0, *,
 # --- label maps at a coarser grid (lessons 02 and 03) -----------------------------------------
 
 def class_counts_per_block(masks, block: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """How many pixels of each class every ``block``×``block`` cell holds.
-
-    Void (and any id >= ``num_classes``) counts for no class, so a cell's counts sum to its
-    labelled pixels. Divided by ``block ** 2`` they are class shares: an ideal score map at
-    output stride ``block``.
-
-    Args:
-        masks: (N, H, W) class ids, H and W divisible by ``block``.
-
-    Returns:
-        (N, H / block, W / block, num_classes) float32 whole numbers.
-    """
-    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
-    block = _validate.integer(block, "block", minimum=1)
-    num_classes = _validate.integer(num_classes, "num_classes", minimum=1)
-    n, h, w = masks.shape
-    if h % block or w % block:
-        raise ValueError(f"masks of {h}×{w} pixels do not split into {block}×{block} cells; "
-                         f"use a block size that divides both sides.")
-    one_hot = (masks[..., None] == np.arange(num_classes)).astype(np.float32)  # void: all zeros
-    return one_hot.reshape(n, h // block, block, w // block, block, num_classes).sum(axis=(2, 4))
+    """``labels.class_counts_per_block`` with the course's classes by default (its old home)."""
+    return _labels.class_counts_per_block(masks, block, num_classes)
 
 
 # --- measures of the design (used by lesson 00 and tests/test_data.py) -----------------------
@@ -314,7 +295,7 @@ def interior_pixels(masks, window: int = 9) -> np.ndarray:
     window = _validate.integer(window, "window", minimum=1)
     if window % 2 == 0:
         raise ValueError(f"window must be odd (a centred neighbourhood), received {window}.")
-    masks = _validate.array(masks, "masks", ndim=(2, 3), kinds="iu", layout="(H, W) or (N, H, W)")
+    masks = _validate.label_map(masks, "masks", ndim=(2, 3), ignore_label=VOID_LABEL)
     kernel = np.ones((window, window), np.uint8)
     out = np.zeros(masks.shape, bool)
     for index in np.ndindex(masks.shape[:-2]):
@@ -336,7 +317,7 @@ def colour_classifier_accuracy(train_images, train_masks, test_images, test_mask
     evaluated on those of the test images.
 
     Args:
-        train_images, test_images: (N, H, W, 3) uint8.
+        train_images, test_images: (N, H, W, 3) uint8 (or float in [0, 1]).
         train_masks, test_masks: (N, H, W) class ids.
         classes: names from ``CLASS_NAMES`` whose pixels are classified (default: the shapes).
         bins: levels per channel (2..256).
@@ -351,7 +332,7 @@ def colour_classifier_accuracy(train_images, train_masks, test_images, test_mask
     ids = np.array([CLASS_NAMES.index(name) for name in classes])
 
     def colour_index(images):
-        q = _validate.array(images, "images", ndim=4, kinds="u").astype(np.int64) * bins // 256
+        q = _validate.image(images, "images", batch=True).astype(np.int64) * bins // 256
         return (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
 
     train_index, test_index = colour_index(train_images), colour_index(test_images)

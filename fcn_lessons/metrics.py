@@ -16,8 +16,8 @@ left out of the mean accuracy. A class absent from the labels but *predicted* ha
 counts. So ``n_cl`` is the number of classes with a defined value, not ``num_classes``.
 
 Everything here starts from ``confusion_matrix``; ``ConfusionAccumulator`` sums it over
-many batches, ``MeanIU`` is the Keras metric for ``model.compile``, and ``boundary_band`` /
-``trimap_scores`` measure quality near object borders (lesson 05).
+many batches, ``MeanIU`` is the Keras metric for ``model.compile``; ``region_scores`` scores
+only the pixels a mask keeps, and ``trimap_scores`` uses it near object borders (lesson 05).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import _validate
+from fcn_lessons import labels as _labels
 from fcn_lessons.labels import VOID_LABEL
 
 SCORE_NAMES = ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou")
@@ -342,43 +343,40 @@ def __getattr__(name):
     raise AttributeError(f"module 'fcn_lessons.metrics' has no attribute {name!r}")
 
 
+# --- scores over part of the pixels ----------------------------------------------------------
+
+def region_scores(labels, predictions, num_classes: int, region,
+                  ignore_label: int | None = VOID_LABEL) -> dict:
+    """``segmentation_scores`` over the pixels that ``region`` keeps: the paper's scores, restricted.
+
+    The primitive behind every "how good is it *there*" measurement: near borders
+    (``trimap_scores``), at object centres or edges (``receptive.accuracy_by_distance``),
+    by distance to a boundary (``receptive.accuracy_profile``), for small objects.
+    Void pixels are left out as everywhere; so is every pixel outside ``region``.
+
+    Args:
+        labels, predictions, num_classes, ignore_label: as ``confusion_matrix``.
+        region: bool array of the labels' shape: True where a pixel counts.
+
+    Returns:
+        the dict of ``segmentation_scores``; ``num_pixels`` counts the labelled pixels kept.
+    """
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    ignore_label = _check_ignore(ignore_label, num_classes)
+    labels = _class_ids(labels, "labels", "")
+    labels, preds = _predicted_ids(labels, predictions, num_classes)
+    region = _validate.array(region, "region", kinds="b")
+    if region.shape != labels.shape:
+        raise ValueError(f"region must be a bool mask of the labels' shape {labels.shape}, "
+                         f"received shape {region.shape}.")
+    return segmentation_scores(_accumulate(labels, preds, num_classes, ignore_label, keep=region))
+
+
 # --- near the borders (lesson 05) -----------------------------------------------------------
 
 def boundary_band(labels, width: float, ignore_label: int | None = VOID_LABEL) -> np.ndarray:
-    """Pixels within ``width`` pixels (Euclidean) of a label border: the "trimap" band.
-
-    A border pixel is a void pixel (VOC marks object outlines void) or a pixel whose
-    4-neighbour has another label. The band is what ``trimap_scores`` evaluates.
-
-    Args:
-        labels: (H, W) or (N, H, W) integer class ids.
-        width: band half-width in pixels (> 0).
-
-    Returns:
-        bool array of the labels' shape.
-    """
-    import cv2
-
-    width = float(width)
-    if not width > 0:
-        raise ValueError(f"width must be a positive number of pixels, received {width}.")
-    labels = _validate.array(labels, "labels", ndim=(2, 3), kinds="iu", layout="(H, W) or (N, H, W)")
-    band = np.zeros(labels.shape, bool)
-    for index in np.ndindex(labels.shape[:-2]):
-        lab = labels[index]
-        border = np.zeros(lab.shape, bool)
-        if ignore_label is not None:
-            border |= lab == ignore_label
-        vertical, horizontal = lab[1:] != lab[:-1], lab[:, 1:] != lab[:, :-1]
-        border[1:] |= vertical
-        border[:-1] |= vertical
-        border[:, 1:] |= horizontal
-        border[:, :-1] |= horizontal
-        if not border.any():
-            continue
-        distance = cv2.distanceTransform((~border).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        band[index] = distance <= width
-    return band
+    """``fcn_lessons.labels.boundary_band`` (its home): pixels within ``width`` of a label border."""
+    return _labels.boundary_band(labels, width, ignore_label)
 
 
 def trimap_scores(labels, predictions, num_classes: int, width: float,
@@ -388,11 +386,110 @@ def trimap_scores(labels, predictions, num_classes: int, width: float,
     The "trimap" evaluation of Kohli et al. (2009), used by DeepLab (Chen et al., 2015)
     to compare how well networks place object borders: sweep ``width`` (1, 2, 4, 8, ...
     pixels) and plot mean IU against it. Coarse outputs (FCN-32s) lose most near the
-    borders. Arguments as ``confusion_matrix``, labels (H, W) or (N, H, W).
+    borders. Arguments as ``confusion_matrix``, labels (H, W) or (N, H, W); the band is
+    ``labels.boundary_band`` (Euclidean), scored with ``region_scores``.
     """
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
     ignore_label = _check_ignore(ignore_label, num_classes)
-    labels = _class_ids(labels, "labels", "")
-    labels, preds = _predicted_ids(labels, predictions, num_classes)
-    band = boundary_band(labels, width, ignore_label)
-    return segmentation_scores(_accumulate(labels, preds, num_classes, ignore_label, keep=band))
+    labels, predicted = _predicted_ids(_class_ids(labels, "labels", ""), predictions, num_classes)
+    band = _labels.boundary_band(labels, width, ignore_label)
+    return region_scores(labels, predicted, num_classes, band, ignore_label)
+
+
+# --- centres and edges of objects (lesson 02) -------------------------------------------------
+
+def _object_pixels(masks: np.ndarray, classes, ignore_label) -> np.ndarray:
+    """The pixels whose class counts: ``classes``, or every class but 0 (background) and void."""
+    if classes is not None:
+        return np.isin(masks, list(classes))
+    counted = masks != 0
+    if ignore_label is not None:
+        counted &= masks != ignore_label
+    return counted
+
+
+def _distance_inputs(masks, predictions, ignore_label, metric: str):
+    """Validated (masks, predictions, distance to the boundary, classes to score with)."""
+    masks = _validate.label_map(masks, "masks", ndim=3, ignore_label=ignore_label)
+    predictions = _validate.label_map(predictions, "predictions", ndim=3, ignore_label=None)
+    if masks.shape != predictions.shape:
+        raise ValueError(f"predictions must have the shape of masks {masks.shape}, received {predictions.shape}.")
+    distance = _labels.distance_to_boundary(masks, metric=metric, ignore_label=ignore_label)
+    labelled = masks if ignore_label is None else masks[masks != ignore_label]
+    num_classes = int(max(labelled.max() if labelled.size else 0, predictions.max() if predictions.size else 0)) + 1
+    return masks, predictions, distance, num_classes
+
+
+@_validate.renamed_keyword("void_label", "ignore_label")
+def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_distance: float,
+                         classes=None, ignore_label: int | None = VOID_LABEL, metric: str = "euclidean",
+                         ) -> dict:
+    """How well ``predictions`` label object centres and object edges (lesson 02).
+
+    Centres and edges are regions of ``labels.distance_to_boundary``; each is scored with
+    ``region_scores``.
+
+    Args:
+        masks: (N, H, W) true labels (``ignore_label`` ignored).
+        predictions: (N, H, W) predicted class ids.
+        centre_distance: pixels at least this far from another label count as "centre".
+        edge_distance: pixels at most this far count as "edge".
+        classes: the class ids to include (default: every class but 0, the background).
+        metric: how distance is measured, "euclidean" or "chessboard" (see
+            ``labels.distance_to_boundary``: with "chessboard", distance >= r means the
+            (2r - 1)-pixel square around the pixel holds only its class).
+
+    Returns:
+        dict with ``centre`` and ``edge``, each a dict of ``pixel_accuracy`` (share of
+        those pixels labelled right), ``mean_accuracy`` (the FCN paper's mean accuracy:
+        per-class accuracy averaged over the classes present, so that always answering
+        the most common class scores 1/number of classes), ``pixels`` (how many) and
+        ``predicted`` ((num classes,) share of those pixels given each class).
+        Accuracies are NaN where there is no such pixel.
+    """
+    if not 0 < edge_distance < centre_distance:
+        raise ValueError(f"need 0 < edge_distance < centre_distance, received edge_distance={edge_distance}, "
+                         f"centre_distance={centre_distance}.")
+    masks, predictions, distance, num_classes = _distance_inputs(masks, predictions, ignore_label, metric)
+    counted = _object_pixels(masks, classes, ignore_label)
+    result = {}
+    for name, region in (("centre", counted & (distance >= centre_distance)),
+                         ("edge", counted & (distance <= edge_distance))):
+        scores = region_scores(masks, predictions, max(num_classes, 2), region, ignore_label)
+        pixels = scores["num_pixels"]
+        result[name] = {
+            "pixel_accuracy": scores["pixel_accuracy"],
+            "mean_accuracy": scores["mean_accuracy"],
+            "pixels": pixels,
+            "predicted": np.bincount(predictions[region], minlength=num_classes) / max(pixels, 1),
+        }
+    return result
+
+
+@_validate.renamed_keyword("void_label", "ignore_label")
+def accuracy_profile(masks, predictions, distances, *, classes=None, ignore_label: int | None = VOID_LABEL,
+                     metric: str = "euclidean") -> dict:
+    """Accuracy of object pixels as a function of their distance to the nearest boundary.
+
+    Args:
+        masks, predictions: (N, H, W) labels and predicted class ids.
+        distances: increasing bin edges in pixels, e.g. (1, 3, 6, 10, 100): bin i holds
+            the pixels with ``distances[i] <= distance < distances[i + 1]``.
+        classes: class ids to include (default: every class but 0, the background).
+        metric: "euclidean" or "chessboard", as ``labels.distance_to_boundary``.
+
+    Returns:
+        dict of arrays, one value per bin: ``pixel_accuracy``, ``mean_accuracy`` (per
+        class, averaged over the classes present) and ``pixels`` (each bin scored with
+        ``region_scores``).
+    """
+    edges = np.asarray(distances, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"distances must be at least two increasing bin edges, received {distances!r}.")
+    masks, predictions, distance, num_classes = _distance_inputs(masks, predictions, ignore_label, metric)
+    counted = _object_pixels(masks, classes, ignore_label)
+    bins = [region_scores(masks, predictions, max(num_classes, 2), counted & (distance >= lo) & (distance < hi),
+                          ignore_label) for lo, hi in zip(edges[:-1], edges[1:])]
+    return {"pixel_accuracy": np.array([b["pixel_accuracy"] for b in bins]),
+            "mean_accuracy": np.array([b["mean_accuracy"] for b in bins]),
+            "pixels": np.array([b["num_pixels"] for b in bins])}

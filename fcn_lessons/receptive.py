@@ -39,7 +39,6 @@ from typing import NamedTuple
 import numpy as np
 
 from fcn_lessons import _validate
-from fcn_lessons.labels import VOID_LABEL
 
 # ---------------------------------------------------------------------------------------
 # The recurrence in 1-D
@@ -736,140 +735,9 @@ def empirical_receptive_field(model, layer_name: str, position, *, inputs=None, 
 # ---------------------------------------------------------------------------------------
 
 
-def distance_to_boundary(masks, *, void_label: int = VOID_LABEL) -> np.ndarray:
-    """(N, H, W) or (H, W) label maps -> float32 distance of each pixel to another label.
-
-    For a pixel of class c: the Euclidean distance, in pixels, to the nearest pixel whose
-    label is not c (void included). Void pixels get 0. Large values mark the flat centres
-    of big regions; 1 is a pixel next to a border. The image border is not a boundary.
-    """
-    import cv2
-
-    masks = _validate.array(masks, "masks", ndim=(2, 3), kinds="iu", layout="(N, H, W) or (H, W)")
-    single = masks.ndim == 2
-    masks = masks[None] if single else masks
-    out = np.zeros(masks.shape, np.float32)
-    for i, mask in enumerate(masks):
-        for label in np.unique(mask):
-            if label == void_label:
-                continue
-            inside = (mask == label).astype(np.uint8)
-            if inside.all():
-                out[i][inside.astype(bool)] = np.inf
-                continue
-            dist = cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-            out[i][inside.astype(bool)] = dist[inside.astype(bool)]
-    return out[0] if single else out
-
-
-def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_distance: float,
-                         classes=None, void_label: int = VOID_LABEL) -> dict:
-    """How well ``predictions`` label object centres and object edges.
-
-    Args:
-        masks: (N, H, W) true labels (``void_label`` ignored).
-        predictions: (N, H, W) predicted class ids.
-        centre_distance: pixels at least this far from another label count as "centre".
-        edge_distance: pixels at most this far count as "edge".
-        classes: the class ids to include (default: every class but 0, the background).
-
-    Returns:
-        dict with ``centre`` and ``edge``, each a dict of ``pixel_accuracy`` (share of
-        those pixels labelled right), ``mean_accuracy`` (the FCN paper's mean accuracy:
-        per-class accuracy averaged over the classes present, so that always answering
-        the most common class scores 1/number of classes), ``pixels`` (how many) and
-        ``predicted`` ((num classes,) share of those pixels given each class).
-        Accuracies are NaN where there is no such pixel.
-    """
-    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
-    predictions = _validate.array(predictions, "predictions", ndim=3, kinds="iu", layout="(N, H, W)")
-    if masks.shape != predictions.shape:
-        raise ValueError(f"predictions must have the shape of masks {masks.shape}, received {predictions.shape}.")
-    if not 0 < edge_distance < centre_distance:
-        raise ValueError(f"need 0 < edge_distance < centre_distance, received edge_distance={edge_distance}, "
-                         f"centre_distance={centre_distance}.")
-    distance = distance_to_boundary(masks, void_label=void_label)
-    labels = masks[(masks != void_label)]
-    num_classes = int(max(labels.max() if labels.size else 0, predictions.max() if predictions.size else 0)) + 1
-    if classes is None:
-        counted = (masks != void_label) & (masks != 0)
-    else:
-        counted = np.isin(masks, list(classes))
-    correct = predictions == masks
-    result = {}
-    for name, region in (("centre", counted & (distance >= centre_distance)),
-                         ("edge", counted & (distance <= edge_distance))):
-        n = int(region.sum())
-        per_class = [correct[region & (masks == c)].mean() for c in np.unique(masks[region])]
-        result[name] = {
-            "pixel_accuracy": float(correct[region].mean()) if n else float("nan"),
-            "mean_accuracy": float(np.mean(per_class)) if n else float("nan"),
-            "pixels": n,
-            "predicted": np.bincount(predictions[region], minlength=num_classes) / max(n, 1),
-        }
-    return result
-
-
-def accuracy_profile(masks, predictions, distances, *, classes=None, void_label: int = VOID_LABEL) -> dict:
-    """Accuracy of object pixels as a function of their distance to the nearest boundary.
-
-    Args:
-        masks, predictions: (N, H, W) labels and predicted class ids.
-        distances: increasing bin edges in pixels, e.g. (1, 3, 6, 10, 100): bin i holds
-            the pixels with ``distances[i] <= distance < distances[i + 1]``.
-        classes: class ids to include (default: every class but 0, the background).
-
-    Returns:
-        dict of arrays, one value per bin: ``pixel_accuracy``, ``mean_accuracy`` (per
-        class, averaged over the classes present) and ``pixels``.
-    """
-    masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
-    predictions = _validate.array(predictions, "predictions", ndim=3, kinds="iu", layout="(N, H, W)")
-    if masks.shape != predictions.shape:
-        raise ValueError(f"predictions must have the shape of masks {masks.shape}, received {predictions.shape}.")
-    edges = np.asarray(distances, dtype=np.float64)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"distances must be at least two increasing bin edges, received {distances!r}.")
-    distance = distance_to_boundary(masks, void_label=void_label)
-    counted = ((masks != void_label) & (masks != 0)) if classes is None else np.isin(masks, list(classes))
-    correct = predictions == masks
-    pixel, mean, count = [], [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        region = counted & (distance >= lo) & (distance < hi)
-        n = int(region.sum())
-        per_class = [correct[region & (masks == c)].mean() for c in np.unique(masks[region])]
-        pixel.append(correct[region].mean() if n else np.nan)
-        mean.append(np.mean(per_class) if n else np.nan)
-        count.append(n)
-    return {"pixel_accuracy": np.array(pixel), "mean_accuracy": np.array(mean), "pixels": np.array(count)}
-
-
-def coarse_oracle(masks, stride: int, num_classes: int) -> np.ndarray:
-    """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
-
-    Each ``stride``×``stride`` cell of the score map holds the *true* class proportions of
-    its pixels (void left out): a classifier that is never wrong about its cell. Upsampled
-    bilinearly (as ``UpSampling2D(interpolation='bilinear')``) and arg-maxed, it shows what
-    the output stride alone costs: thin parts and boundaries are lost, centres are not.
-
-    Args:
-        masks: (N, H, W) labels, H and W divisible by ``stride``.
-
-    Returns:
-        (N, H, W) int class ids.
-    """
-    import keras
-
-    from fcn_lessons.data import class_counts_per_block
-
-    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
-    cells = class_counts_per_block(masks, stride, num_classes)
-    cells /= np.maximum(cells.sum(axis=-1, keepdims=True), 1.0)
-    h, w = np.shape(masks)[1:]
-    if stride == 1:
-        return cells.argmax(axis=-1)
-    scores = keras.ops.image.resize(cells, (h, w), interpolation="bilinear")
-    return np.asarray(scores).argmax(axis=-1)
+# Their homes: labels (label maps) and metrics (scores); the names stay importable here.
+from fcn_lessons.labels import coarse_oracle, distance_to_boundary  # noqa: E402,F401
+from fcn_lessons.metrics import accuracy_by_distance, accuracy_profile  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Pictures of label maps.
 
-- ``VOC_PALETTE``: the PASCAL VOC colour map, (256, 3) uint8; entry 255 (void) is
-  VOC's cream (224, 224, 192), distinct from every class colour.
+- ``VOC_PALETTE``: the PASCAL VOC colour map, (256, 3) uint8 (defined in
+  ``fcn_lessons.labels``); entry 255 (void) is VOC's cream (224, 224, 192).
 - ``colorize(mask)``: class ids -> RGB with that palette.
 - ``overlay(image, mask)``: the label colours blended over the photo (background untinted).
 - ``show_samples(images, masks, predictions=None)``: a grid with a class legend.
@@ -15,44 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import _validate
-from fcn_lessons.labels import VOID_LABEL
+from fcn_lessons.labels import VOC_PALETTE, VOID_LABEL, voc_palette  # noqa: F401  (public here too)
 
 
-def _voc_palette() -> np.ndarray:
-    """The VOC colour map: bits of the class id spread over the high bits of R, G, B."""
-    palette = np.zeros((256, 3), np.uint8)
-    for class_id in range(256):
-        value, r, g, b = class_id, 0, 0, 0
-        for shift in range(7, -1, -1):
-            r |= ((value >> 0) & 1) << shift
-            g |= ((value >> 1) & 1) << shift
-            b |= ((value >> 2) & 1) << shift
-            value >>= 3
-        palette[class_id] = (r, g, b)
-    return palette
-
-
-VOC_PALETTE = _voc_palette()
+_voc_palette = voc_palette  # its old name here; the palette lives in fcn_lessons.labels
 
 
 def colorize(mask) -> np.ndarray:
     """(..., H, W) integer class ids -> (..., H, W, 3) uint8 RGB in the VOC palette."""
-    mask = _validate.array(mask, "mask", kinds="iu")
-    if mask.size and (mask.min() < 0 or mask.max() > 255):
-        raise ValueError(f"mask values must be class ids in 0..255, received {mask.min()}..{mask.max()}.")
+    mask = _validate.label_map(mask, "mask", ndim=None, num_classes=len(VOC_PALETTE), ignore_label=None)
     return VOC_PALETTE[mask]
-
-
-def _rgb_uint8(image, name: str = "image") -> np.ndarray:
-    image = _validate.array(image, name, ndim=3, kinds="uif", layout="(H, W, 3)")
-    if image.shape[-1] != 3:
-        raise ValueError(f"{name} must be (H, W, 3) RGB, received shape {image.shape}.")
-    if image.dtype.kind == "f":
-        if image.size and (image.min() < 0 or image.max() > 1):
-            raise ValueError(f"{name} is float, so it must lie in [0, 1]; received "
-                             f"{image.min():.3g}..{image.max():.3g}.")
-        return np.round(image * 255).astype(np.uint8)
-    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def overlay(image, mask, *, alpha: float = 0.5, ax=None) -> np.ndarray:
@@ -67,8 +39,8 @@ def overlay(image, mask, *, alpha: float = 0.5, ax=None) -> np.ndarray:
     Returns:
         (H, W, 3) uint8: the blended picture (also what is drawn on ``ax``).
     """
-    picture = _rgb_uint8(image)
-    mask = _validate.array(mask, "mask", ndim=2, kinds="iu", layout="(H, W)")
+    picture = _validate.image(image, "image")
+    mask = _validate.label_map(mask, "mask", ndim=2, ignore_label=VOID_LABEL)
     if mask.shape != picture.shape[:2]:
         raise ValueError(f"mask has shape {mask.shape} but image is {picture.shape[:2]} (H, W).")
     alpha = float(alpha)
@@ -127,7 +99,7 @@ def show_samples(images, masks, predictions=None, *, class_names=None, max_sampl
     axes = np.asarray(fig.subplots(count, columns, squeeze=False))
     headers = ["image", "label map", "prediction"]
     for row in range(count):
-        panels = [_rgb_uint8(images[row], f"images[{row}]"), colorize(masks[row])]
+        panels = [_validate.image(images[row], f"images[{row}]"), colorize(masks[row])]
         if predictions is not None:
             panels.append(colorize(predictions[row]))
         for column, (ax, panel) in enumerate(zip(axes[row], panels)):

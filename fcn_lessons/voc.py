@@ -31,8 +31,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fcn_lessons import _validate
-from fcn_lessons.labels import VOID_LABEL
-from fcn_lessons.viz import VOC_PALETTE
+from fcn_lessons.labels import VOC_PALETTE, VOID_LABEL
 
 VOC_CLASS_NAMES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
@@ -121,7 +120,8 @@ def read_mask(path, num_classes: int = len(VOC_CLASS_NAMES)) -> np.ndarray:
 
 
 def write_mask(path, mask) -> None:
-    """Write (H, W) class ids as a palette PNG with the VOC colour map."""
+    """Write (H, W) class ids (0..255, 255 void) as a palette PNG with the VOC colour map."""
+    mask = _validate.label_map(mask, "mask", num_classes=VOID_LABEL, ignore_label=VOID_LABEL)
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
     image.putpalette(VOC_PALETTE.ravel().tolist())
@@ -259,29 +259,11 @@ def read_voc(root, split: str, *, num_classes: int | None = None, size=None,
     return images, masks, ids
 
 
-def _as_uint8_image(image, index: int) -> np.ndarray:
-    arr = _validate.array(image, f"images[{index}]", ndim=3, kinds="uif", layout="(H, W, 3)")
-    if arr.shape[-1] != 3:
-        raise ValueError(f"images[{index}] must be (H, W, 3) RGB, received shape {arr.shape}.")
-    if arr.dtype.kind == "f":
-        if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1 or np.isnan(arr).any()):
-            raise ValueError(f"images[{index}] is float, so it must lie in [0, 1]; received values "
-                             f"{np.nanmin(arr):.3g}..{np.nanmax(arr):.3g}.")
-        return np.round(arr * 255).astype(np.uint8)
-    if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(f"images[{index}] must hold 0..255, received {arr.min()}..{arr.max()}.")
-    return arr.astype(np.uint8)
-
-
 def _as_mask(mask, index: int, image_shape, num_classes: int) -> np.ndarray:
-    arr = _validate.array(mask, f"masks[{index}]", ndim=2, kinds="iu", layout="(H, W)")
+    arr = _validate.label_map(mask, f"masks[{index}]", num_classes=num_classes, ignore_label=VOID_LABEL)
     if arr.shape != tuple(image_shape[:2]):
         raise ValueError(f"masks[{index}] has shape {arr.shape} but images[{index}] is "
                          f"{tuple(image_shape[:2])} (H, W).")
-    bad = np.unique(arr[(arr != VOID_LABEL) & ((arr < 0) | (arr >= num_classes))])
-    if bad.size:
-        raise ValueError(f"masks[{index}] holds class ids {bad.tolist()[:10]} outside 0..{num_classes - 1} "
-                         f"and {VOID_LABEL} (void).")
     return arr.astype(np.uint8)
 
 
@@ -336,7 +318,7 @@ def write_voc(root, split: str, images, masks, *, ids=None, class_names=None,
     ids = _check_ids(ids, len(images), split)
     names = (_check_class_names(root, class_names, overwrite) if class_names is not None
              else read_class_names(root))
-    images = [_as_uint8_image(image, i) for i, image in enumerate(images)]
+    images = [_validate.image(image, f"images[{i}]") for i, image in enumerate(images)]
     masks = [_as_mask(mask, i, images[i].shape, len(names)) for i, mask in enumerate(masks)]
 
     split_file = root / SPLIT_DIR / f"{split}.txt"
