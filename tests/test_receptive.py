@@ -103,12 +103,8 @@ def test_fcn_vgg16_map_sizes_follow_keras(fcn_vgg16):
     assert fields["fc7"].map_size == (9, 9)
 
 
-def test_the_vgg16_table_is_fast(fcn_vgg16):
-    import time
-
-    start = time.perf_counter()
-    receptive.receptive_fields(fcn_vgg16)
-    assert time.perf_counter() - start < 1.0  # the issue's target; measured in docs/RESULTS.md
+# How fast the table is: a figure of the benchmark ``python -m fcn_lessons.bench receptive-vgg16``
+# (docs/RESULTS.md), not a timed assertion here.
 
 
 # --- random stacks against gradients --------------------------------------------------------
@@ -421,6 +417,72 @@ def test_effective_size_of_a_known_profile():
     assert field.box == (4, 2, 4, 6)
     assert field.effective_size(1.0) == (1, 5)
     assert field.effective_size(0.5) == (1, 3)
+
+
+# --- layers shared between models, and the sub-model cache -------------------------------
+
+def _shared_layer_models():
+    """``shared`` is called in model A on A's input and in model B after a 3×3 conv of B's own."""
+    shared = L.Conv2D(2, 3, name="shared")
+    a_input = keras.Input((16, 16, 1))
+    model_a = keras.Model(a_input, shared(a_input), name="A")
+    b_input = keras.Input((16, 16, 1))
+    before = L.Conv2D(1, 3, padding="same", name="before")(b_input)
+    model_b = keras.Model(b_input, L.Conv2D(2, 1, name="head")(shared(before)), name="B")
+    rng = np.random.default_rng(0)
+    _randomize(model_a, rng)
+    _randomize(model_b, rng)
+    return model_a, model_b
+
+
+def test_a_layer_shared_between_two_models_gets_each_models_field():
+    model_a, model_b = _shared_layer_models()
+    assert receptive.receptive_fields(model_a)["shared"].size == (3, 3)
+    assert receptive.receptive_fields(model_b)["shared"].size == (5, 5)  # after B's own 3×3 conv
+    inputs = np.random.default_rng(1).uniform(-1, 1, (4, 16, 16, 1)).astype("float32")
+    for model, size in ((model_a, 3), (model_b, 5)):
+        field = receptive.receptive_fields(model)["shared"]
+        measured = receptive.empirical_receptive_field(model, "shared", (6, 6), inputs=inputs)
+        assert measured.box == field.box((6, 6)) and measured.box[2] - measured.box[0] + 1 == size, model.name
+    # a third model calling the layer again on B's tensors adds a node, but not to B's graph
+    keras.Model(model_b.input, L.Conv2D(2, 1, name="other")(model_b.get_layer("shared")(model_b.get_layer("before").output)))
+    assert receptive.receptive_fields(model_b)["shared"].size == (5, 5)
+    assert receptive.empirical_receptive_field(model_b, "shared", (6, 6), inputs=inputs).box == (5, 5, 9, 9)
+
+
+def test_a_model_built_on_another_models_tensors_shares_its_layers():
+    """Lesson 05's staged training: FCN-16s grows on FCN-32s' graph, each layer called once."""
+    model_a, _ = _shared_layer_models()
+    grown = keras.Model(model_a.input, L.Conv2D(1, 3, name="extra")(model_a.output))
+    fields = receptive.receptive_fields(grown)
+    assert fields["shared"].size == (3, 3) and fields["extra"].size == (5, 5)
+    inputs = np.ones((1, 16, 16, 1), np.float32)
+    assert receptive.empirical_receptive_field(grown, "extra", (0, 0), inputs=inputs).box == (0, 0, 4, 4)
+
+
+def test_a_layer_called_twice_in_one_model_is_refused():
+    conv = L.Conv2D(1, 3, padding="same", name="twice")
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, conv(conv(inputs)))
+    with pytest.raises(ValueError, match=r"layer 'twice' \(Conv2D\) is applied 2 times"):
+        receptive.receptive_fields(model)
+
+
+def test_the_sub_model_cache_keeps_no_model_alive():
+    import gc
+    import weakref
+
+    from fcn_lessons.receptive import gradients
+
+    model = models.pixel_classifier((1, 1), width=2)
+    inputs = np.zeros((1, 16, 16, 3), np.float32)
+    receptive.unit_gradients(model, "scores", (3, 3), inputs)
+    cached = gradients._submodel(model, "scores")
+    assert gradients._submodel(model, "scores") is cached  # a second call reuses the sub-model
+    alive = weakref.ref(model)
+    del model, cached
+    gc.collect()
+    assert alive() is None, "the cache of sub-models keeps the model alive"
 
 
 # --- centres and edges ---------------------------------------------------------------------

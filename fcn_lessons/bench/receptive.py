@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 
+VGG16_TABLE_TARGET_MS = 1000.0  # lesson 02 builds the table live: well under a second on a laptop
+
 
 def vgg16_table(*, repeats: int = 7) -> dict:
     """Lesson 02: ``receptive_fields`` on FCN-VGG16 (target: the table in under a second).
 
     The model is VGG16's trunk (``weights=None``: nothing downloaded) with fc6 as a 7×7
     and fc7 as a 1×1 convolution of 4096 channels, as in the FCN paper. Reported: the
-    median time of ``receptive_fields`` on the built model, and the time to build the
-    model once (Keras allocates fc6's 103M weights; the fields do not need them).
+    median time of ``receptive_fields`` on the built model, whether it meets
+    ``VGG16_TABLE_TARGET_MS`` (a figure here, never a timed unit test), and the time to
+    build the model once (Keras allocates fc6's 103M weights; the fields do not need them).
     """
     import keras
 
@@ -31,11 +34,13 @@ def vgg16_table(*, repeats: int = 7) -> dict:
     for name, (size, stride) in expected.items():
         if fields[name].size != (size, size) or fields[name].stride != (stride, stride):
             raise AssertionError(f"{name}: {fields[name]} disagrees with the paper's {size} px at stride {stride}")
-    result = {"layers": len(fields), "table_ms": 1e3 * table_s, "build_s": build_s}
+    result = {"layers": len(fields), "table_ms": 1e3 * table_s, "target_ms": VGG16_TABLE_TARGET_MS,
+              "meets_target": 1e3 * table_s < VGG16_TABLE_TARGET_MS, "build_s": build_s}
     print(f"receptive-vgg16: receptive_fields() on FCN-VGG16 ({len(fields)} layers), median of {repeats}")
-    print("| pool3 / pool4 / pool5 / fc7 field (stride) | table ms | building the model, s |")
+    print(f"| pool3 / pool4 / pool5 / fc7 field (stride) | table ms (target < {VGG16_TABLE_TARGET_MS:.0f}) "
+          "| building the model, s |")
     print(f"| 44 (8) / 100 (16) / 212 (32) / 404 (32), as the paper | {result['table_ms']:.2f} "
-          f"| {build_s:.1f} |")
+          f"({'meets' if result['meets_target'] else 'MISSES'} the target) | {build_s:.1f} |")
     return result
 
 
