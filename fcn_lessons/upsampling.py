@@ -16,11 +16,16 @@ numpy reference                        library counterpart
 ``max_unpool``
 ``depth_to_space(x, b)``               ``tf.nn.depth_to_space``
 ``conv_matrix`` / ``resize_conv``      ``keras.layers.Conv2D`` (after ``UpSampling2D``)
+``transposed_conv2d_by_zero_insertion`` ``Conv2DTranspose('valid')``, computed as an
+                                       ordinary convolution of a zero-stuffed input
+``pixel_shuffle(x, r)``                PyTorch's ``pixel_shuffle`` (NCHW, its channel
+                                       order; not TF's ``depth_to_space``)
 ====================================  ==================================================
 
-and four functions that have no library counterpart: ``bilinear_kernel`` (the FCN
-initialisation of a transposed convolution), ``overlap_counts``, ``uneven_overlap`` and
-``artifact_score`` (checkerboard artifacts, Odena, Dumoulin and Olah, Distill 2016).
+and functions that have no library counterpart: ``bilinear_taps`` / ``bilinear_kernel``
+(the FCN initialisation of a transposed convolution), and, for checkerboard artifacts
+(Odena, Dumoulin and Olah, Distill 2016), ``overlap_counts``, ``uneven_overlap``,
+``phase_sums``, ``balanced_phases`` and ``artifact_score``.
 
 Shapes: images are (H, W), (H, W, C) or (N, H, W, C) (NHWC); the result has the rank of
 the input. Kernels use Keras' layouts: Conv2D (kh, kw, in, out), Conv2DTranspose
@@ -37,9 +42,10 @@ from fcn_lessons import _validate
 
 __all__ = [
     "nearest_upsample", "bilinear_upsample", "interpolation_matrix", "transposed_conv2d",
-    "transposed_conv_output_size", "bilinear_kernel", "conv_matrix", "resize_conv",
-    "max_pool_with_argmax", "max_unpool", "depth_to_space", "overlap_counts",
-    "uneven_overlap", "artifact_score", "PADDINGS",
+    "transposed_conv_output_size", "bilinear_taps", "bilinear_kernel", "conv_matrix", "resize_conv",
+    "insert_zeros", "transposed_conv2d_by_zero_insertion", "max_pool_with_argmax", "max_unpool",
+    "depth_to_space", "pixel_shuffle", "overlap_counts", "uneven_overlap", "phase_sums",
+    "balanced_phases", "artifact_score", "PADDINGS",
 ]
 
 PADDINGS = ("valid", "same")
@@ -225,26 +231,44 @@ def transposed_conv2d(x, kernel, strides=1, padding: str = "valid", output_paddi
     return restore(full[:, top:top + out_h, left:left + out_w, :])
 
 
-def bilinear_kernel(factor: int, channels: int) -> np.ndarray:
+def bilinear_taps(factor: int, kernel_size: int | None = None) -> np.ndarray:
+    """The 1-D bilinear (tent) filter of a ×``factor`` transposed convolution.
+
+    Tap ``t`` weighs ``max(0, 1 - |t - c| / factor)`` with ``c = (kernel_size - 1) / 2``,
+    the middle of the kernel: ``factor - 0.5`` for an even size, ``factor - 1`` for the odd
+    size ``2·factor - 1``. The default size, ``2·factor - factor % 2``, is the rule of
+    Caffe's bilinear filler (its documentation in ``include/caffe/filler.hpp``); the FCN
+    reference's ``surgery.upsample_filt(size)`` computes the same taps from the layer's
+    size (its VGG16 nets use ``2·factor``: 4, 16, 32, 64; FCN-AlexNet 63 for stride 32).
+    A kernel larger than the tent gets zeros at its ends.
+
+    Returns:
+        (kernel_size,) float64.
+    """
+    factor = _validate.integer(factor, "factor", minimum=1)
+    size = 2 * factor - factor % 2 if kernel_size is None else _validate.integer(kernel_size, "kernel_size",
+                                                                                  minimum=1)
+    centre = (size - 1) / 2
+    return np.maximum(0.0, 1 - np.abs(np.arange(size) - centre) / factor)
+
+
+def bilinear_kernel(factor: int, channels: int, *, kernel_size: int | None = None) -> np.ndarray:
     """The FCN initialisation of a ×``factor`` Conv2DTranspose: bilinear, per channel.
 
-    Kernel size ``2·factor - factor % 2`` (4 for ×2, 16 for ×8, 64 for ×32), centre
-    ``c = factor - 0.5`` (even size) or ``factor - 1`` (odd size); tap ``(a, b)`` weighs
-    ``(1 - |a - c| / factor) · (1 - |b - c| / factor)`` (the reference implementation's
-    ``upsample_filt``). Channel ``i`` feeds only output channel ``i``: the kernel is the
-    identity across channels, so classes are never mixed. Used with ``strides=factor``
-    and ``padding='same'`` it equals ``bilinear_upsample`` (half-pixel centres) away from
-    the border.
+    Kernel size ``2·factor - factor % 2`` by default (4 for ×2, 5 for ×3, 16 for ×8, 64
+    for ×32); tap ``(a, b)`` weighs ``taps[a] · taps[b]`` with ``taps = bilinear_taps(factor,
+    kernel_size)``, a tent centred on the kernel's middle, ``(k - 1) / 2`` (``factor - 0.5``
+    for even k, ``factor - 1`` for odd k). Channel ``i`` feeds only output channel ``i``:
+    the kernel is the identity across channels, so classes are never mixed. Used with
+    ``strides=factor`` and ``padding='same'`` it equals ``bilinear_upsample`` (half-pixel
+    centres) away from the border.
 
     Returns:
         (k, k, channels, channels) float32, Keras' Conv2DTranspose layout.
     """
-    factor = _validate.integer(factor, "factor", minimum=1)
+    taps = bilinear_taps(factor, kernel_size)
     channels = _validate.integer(channels, "channels", minimum=1)
-    size = 2 * factor - factor % 2
-    centre = factor - 1 if size % 2 == 1 else factor - 0.5
-    taps = 1 - np.abs(np.arange(size) - centre) / factor
-    kernel = np.zeros((size, size, channels, channels), np.float32)
+    kernel = np.zeros((taps.size, taps.size, channels, channels), np.float32)
     kernel[:, :, np.arange(channels), np.arange(channels)] = np.outer(taps, taps)[:, :, None]
     return kernel
 
@@ -306,12 +330,73 @@ def resize_conv(x, factor, kernel, *, method: str = "nearest"):
     kh, kw = kernel.shape[:2]
     top, left = (kh - 1) // 2, (kw - 1) // 2  # Keras/TF 'same': the extra row goes last
     padded = np.pad(up, ((0, 0), (top, kh - 1 - top), (left, kw - 1 - left), (0, 0)))
-    n, out_h, out_w, _ = up.shape
-    out = np.zeros((n, out_h, out_w, kernel.shape[3]), np.result_type(up.dtype, kernel.dtype))
+    return restore(_correlate_valid(padded, kernel))
+
+
+def _correlate_valid(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """What Keras' Conv2D computes with 'valid' padding, stride 1: a cross-correlation.
+
+    x: (N, H, W, C_in); kernel: (kh, kw, C_in, C_out), Conv2D layout.
+    Returns (N, H - kh + 1, W - kw + 1, C_out): ``out[p, q] = sum_ab x[p + a, q + b] @ kernel[a, b]``.
+    """
+    kh, kw = kernel.shape[:2]
+    n, h, w, _ = x.shape
+    out_h, out_w = h - kh + 1, w - kw + 1
+    out = np.zeros((n, out_h, out_w, kernel.shape[3]), np.result_type(x.dtype, kernel.dtype))
     for a in range(kh):
         for b in range(kw):
-            out += padded[:, a:a + out_h, b:b + out_w, :] @ kernel[a, b]
+            out += x[:, a:a + out_h, b:b + out_w, :] @ kernel[a, b]
+    return out
+
+
+def insert_zeros(x, strides):
+    """Put ``s - 1`` zeros between neighbouring pixels: the "fractionally strided" input.
+
+    Args:
+        x: (H, W, C) or (N, H, W, C).
+        strides: positive int or (sh, sw).
+
+    Returns:
+        ((H - 1)·sh + 1, (W - 1)·sw + 1, C) (with N first if x had it), x's values at
+        rows and columns that are multiples of the stride, zeros elsewhere.
+    """
+    batch, restore = _as_nhwc(x, ranks=(3, 4), kinds="biuf")
+    sh, sw = _factor(strides, "strides")
+    n, h, w, c = batch.shape
+    out = np.zeros((n, (h - 1) * sh + 1, (w - 1) * sw + 1, c), _float(batch).dtype)
+    out[:, ::sh, ::sw] = batch
     return restore(out)
+
+
+def transposed_conv2d_by_zero_insertion(x, kernel, strides=1):
+    """The 'valid' transposed convolution computed as an ordinary convolution.
+
+    Insert ``s - 1`` zeros between the input pixels (:func:`insert_zeros`), pad the result
+    with ``k - 1`` zeros on every side, and correlate it (Keras' Conv2D, stride 1) with the
+    kernel flipped in both spatial axes and read in Conv2D's layout (its two channel axes
+    swapped). This is the full scatter-add of kernel copies (:func:`transposed_conv2d`,
+    'valid'), seen from the output side; for k < s Keras' 'valid' output has ``s - k`` more
+    rows (and columns) of zeros at the end. With stride 1 no zeros are inserted: a
+    transposed convolution is an ordinary ('full'-padded) convolution with the flipped kernel.
+
+    Args:
+        x: (H, W, C_in) or (N, H, W, C_in).
+        kernel: (kh, kw, C_out, C_in), Keras' Conv2DTranspose layout.
+        strides: positive int or (sh, sw).
+
+    Returns:
+        ((H - 1)·sh + kh, (W - 1)·sw + kw, C_out) (with N first if x had it), float.
+    """
+    batch, restore = _as_nhwc(x, ranks=(3, 4), kinds="biuf")
+    kernel = _validate.array(kernel, "kernel", ndim=4, kinds="biuf", layout="(kh, kw, C_out, C_in)")
+    if kernel.shape[3] != batch.shape[3]:
+        raise ValueError(f"kernel has {kernel.shape[3]} input channels (its last axis; Conv2DTranspose kernels "
+                         f"are (kh, kw, C_out, C_in)) but x has {batch.shape[3]}.")
+    kh, kw = kernel.shape[:2]
+    stuffed = insert_zeros(batch, strides)
+    padded = np.pad(stuffed, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)  # Conv2D layout (kh, kw, C_in, C_out)
+    return restore(_correlate_valid(padded, flipped))
 
 
 # --- max-unpooling and depth-to-space ---------------------------------------------------
@@ -408,6 +493,33 @@ def depth_to_space(x, block_size: int):
     return restore(out.reshape(n, h * b, w * b, c // (b * b)))
 
 
+def pixel_shuffle(x, upscale_factor: int):
+    """PyTorch's ``pixel_shuffle`` in numpy: (N, C·r², H, W) -> (N, C, H·r, W·r), channels first.
+
+    PyTorch documents the shapes as ``(*, C × r², H, W)`` to ``(*, C, H × r, W × r)``: the
+    r² sub-pixel values of output channel ``c`` are the consecutive input channels
+    ``c·r² .. c·r² + r² - 1``, ``out[c, h·r + i, w·r + j] = x[c·r² + i·r + j, h, w]`` (the
+    order ONNX's DepthToSpace calls "CRD", and the mode PyTorch's ONNX exporter gives it).
+    TF's ``depth_to_space`` (:func:`depth_to_space`) reads channel ``(i·r + j)·C + c``
+    instead ("DCR"): the same weights give a different image after a port.
+
+    Args:
+        x: (C·r², H, W) or (N, C·r², H, W): NCHW, as in PyTorch.
+
+    Returns:
+        (C, H·r, W·r) or (N, C, H·r, W·r).
+    """
+    x = _validate.array(x, "x", ndim=(3, 4), layout="(C·r², H, W) or (N, C·r², H, W), channels first")
+    batch = x[None] if x.ndim == 3 else x
+    r = _validate.integer(upscale_factor, "upscale_factor", minimum=1)
+    n, c, h, w = batch.shape
+    if c % (r * r):
+        raise ValueError(f"x has {c} channels (axis 1 of NCHW), not divisible by upscale_factor² = {r * r}.")
+    out = batch.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3)
+    out = out.reshape(n, c // (r * r), h * r, w * r)
+    return out[0] if x.ndim == 3 else out
+
+
 # --- checkerboard artifacts ---------------------------------------------------------------
 
 def overlap_counts(kernel_size, strides, output_size) -> np.ndarray:
@@ -416,7 +528,8 @@ def overlap_counts(kernel_size, strides, output_size) -> np.ndarray:
     Away from the borders, output row ``o`` receives the kernel rows ``t`` with
     ``t ≡ o (mod s)``, ``0 <= t < k``: ``len(range(o % s, k, s))`` of them; the 2-D count
     is the product of the row and column counts. The pattern repeats every s pixels:
-    it is constant exactly when k is divisible by s (Odena, Dumoulin and Olah, 2016).
+    it is constant exactly when k is divisible by s (Odena, Dumoulin and Olah, 2016). It
+    equals :func:`phase_sums` of a kernel of ones.
 
     Args:
         kernel_size: positive int or (kh, kw).
@@ -437,12 +550,59 @@ def overlap_counts(kernel_size, strides, output_size) -> np.ndarray:
 def uneven_overlap(kernel_size: int, stride: int) -> bool:
     """True when a transposed convolution's kernel copies overlap unevenly: k % s != 0.
 
-    Uneven overlap makes checkerboard artifacts; k = s (no overlap) and k = 2s (the FCN
-    bilinear kernels) overlap evenly.
+    Uneven overlap makes checkerboard artifacts likely (a uniform kernel then always has
+    them), but it does not decide them: whether a constant input comes out flat depends
+    on the kernel's weights, through :func:`phase_sums`. The ×3 bilinear kernel (k = 5,
+    s = 3) overlaps unevenly and is flat; a random kernel with k = 2s overlaps evenly and
+    is not.
     """
     k = _validate.integer(kernel_size, "kernel_size", minimum=1)
     s = _validate.integer(stride, "stride", minimum=1)
     return k % s != 0
+
+
+def _single_channel_kernel(kernel) -> np.ndarray:
+    kernel = _validate.array(kernel, "kernel", ndim=(1, 2), kinds="biuf",
+                             layout="(k,) or (kh, kw): one channel pair; for a Keras kernel pass kernel[:, :, o, i]")
+    return kernel[None, :] if kernel.ndim == 1 else kernel
+
+
+def phase_sums(kernel, strides) -> np.ndarray:
+    """The total weight of each phase of a transposed convolution's kernel.
+
+    In the scatter-add, tap ``(a, b)`` of the copy of input pixel ``(i, j)`` lands on
+    output pixel ``(i·s + a, j·s + b)``. So an output pixel ``(y, x)`` only ever receives
+    the taps with ``a ≡ y`` and ``b ≡ x`` (mod s): the kernel splits into s×s *phases*
+    ``(y mod s, x mod s)``. For a constant input c, every interior output pixel of phase
+    ``(p, q)`` equals ``c · sums[p, q]``: the output is flat exactly when all the phase
+    sums are equal (:func:`balanced_phases`).
+
+    Args:
+        kernel: (k,) or (kh, kw), one (output, input) channel pair.
+        strides: positive int or (sh, sw); a 1-D kernel uses sw.
+
+    Returns:
+        (sh, sw) float64 (shape (1, sw) for a 1-D kernel):
+        ``sums[p, q] = kernel[p::sh, q::sw].sum()``.
+    """
+    one_d = np.ndim(kernel) == 1
+    kernel = _single_channel_kernel(kernel).astype(np.float64)
+    sh, sw = _factor(strides, "strides")
+    if one_d:
+        sh = 1
+    return np.array([[kernel[p::sh, q::sw].sum() for q in range(sw)] for p in range(sh)])
+
+
+def balanced_phases(kernel, strides, *, rtol: float = 1e-6) -> bool:
+    """True when every phase of ``kernel`` has the same total weight (:func:`phase_sums`).
+
+    Then a constant input comes out flat away from the border, whatever the overlap; with
+    unequal sums it comes out as a periodic pattern of period s (a checkerboard).
+    ``rtol`` absorbs float rounding, relative to the largest |phase sum|.
+    """
+    sums = phase_sums(kernel, strides)
+    scale = float(np.abs(sums).max())
+    return bool(sums.max() - sums.min() <= rtol * max(scale, 1e-12))
 
 
 def artifact_score(output, stride, *, margin: int = 0) -> float:

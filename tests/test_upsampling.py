@@ -175,6 +175,32 @@ def test_bilinear_kernel_matches_fcn_upsample_filt_for_factor_2():
     np.testing.assert_allclose(upsampling.bilinear_kernel(2, 1)[..., 0, 0], np.outer(taps, taps))
 
 
+def _upsample_filt_row(size):
+    """The reference's surgery.upsample_filt(size), one row of it, as its formula reads."""
+    factor = (size + 1) // 2
+    centre = factor - 1 if size % 2 == 1 else factor - 0.5
+    return 1 - np.abs(np.arange(size) - centre) / factor
+
+
+@pytest.mark.parametrize("factor, size", [(2, 4), (3, 5), (3, 6), (8, 16), (16, 32), (32, 64), (32, 63), (5, 9)])
+def test_bilinear_taps_are_the_reference_upsample_filt(factor, size):
+    np.testing.assert_allclose(upsampling.bilinear_taps(factor, size), _upsample_filt_row(size))
+    kernel = upsampling.bilinear_kernel(factor, 2, kernel_size=size)
+    np.testing.assert_allclose(kernel[..., 1, 1], np.outer(_upsample_filt_row(size), _upsample_filt_row(size)),
+                               rtol=1e-6)
+
+
+def test_bilinear_taps_default_size_and_centre():
+    # Caffe's filler rule 2f - f % 2; the centre is the kernel's middle: f - 0.5 (even k), f - 1 (odd k)
+    for factor in range(1, 9):
+        taps = upsampling.bilinear_taps(factor)
+        assert taps.size == 2 * factor - factor % 2
+        assert np.argmax(taps) == factor - 1 and np.allclose(taps, taps[::-1])
+    np.testing.assert_allclose(upsampling.bilinear_taps(3), [1 / 3, 2 / 3, 1, 2 / 3, 1 / 3])
+    # a kernel larger than the tent: zeros at its ends, never negative
+    np.testing.assert_allclose(upsampling.bilinear_taps(2, 7), [0, 0, 0.5, 1, 0.5, 0, 0])
+
+
 @pytest.mark.parametrize("factor", [2, 3, 4, 8])
 def test_bilinear_kernel_reproduces_bilinear_upsampling_in_the_interior(factor):
     x = _random(1, 9, 8, 3)
@@ -259,6 +285,113 @@ def test_artifact_score_definition():
     assert upsampling.artifact_score(smooth, 4) < 1e-6
 
 
+# --- phase sums: what decides whether a constant input comes out flat -------------------------
+
+@pytest.mark.parametrize("k, s", [(3, 2), (4, 2), (5, 3), (6, 4), (2, 3), (7, 3)])
+def test_phase_sums_of_ones_are_the_overlap_counts(k, s):
+    np.testing.assert_array_equal(upsampling.phase_sums(np.ones((k, k)), s), upsampling.overlap_counts(k, s, (s, s)))
+
+
+@pytest.mark.parametrize("shape, s", [((4, 4), 2), ((5, 5), 3), ((3, 5), 2), ((6, 2), (3, 2)), ((7,), 3)])
+def test_a_constant_input_gives_the_phase_sums_in_the_interior(shape, s):
+    kernel = RNG.uniform(0.1, 1, shape)
+    sh, sw = (s, s) if isinstance(s, int) else s
+    as_2d = kernel if kernel.ndim == 2 else kernel[None]
+    if kernel.ndim == 1:
+        sh = 1
+    out = upsampling.transposed_conv2d(np.ones((8, 8, 1)), as_2d[:, :, None, None], (sh, sw))[..., 0]
+    kh, kw = as_2d.shape
+    top, left = -(-kh // sh) * sh, -(-kw // sw) * sw  # on the stride grid, every copy present
+    window = out[top:top + sh, left:left + sw]
+    np.testing.assert_allclose(window, upsampling.phase_sums(kernel, s), rtol=1e-6)
+
+
+def test_the_x3_bilinear_kernel_overlaps_unevenly_yet_is_flat():
+    kernel = upsampling.bilinear_kernel(3, 1)[..., 0, 0]  # k = 5, s = 3
+    assert upsampling.uneven_overlap(5, 3)
+    counts = upsampling.overlap_counts(5, 3, (3, 3))
+    assert counts.min() != counts.max()
+    np.testing.assert_allclose(upsampling.phase_sums(kernel, 3), np.ones((3, 3)), rtol=1e-6)
+    assert upsampling.balanced_phases(kernel, 3)
+    out = upsampling.transposed_conv2d(np.ones((6, 6, 1), np.float32), kernel[..., None, None], 3)[..., 0]
+    np.testing.assert_allclose(out[4:-4, 4:-4], 1, atol=1e-6)  # the interior of a constant is constant
+    assert upsampling.artifact_score(out, 3, margin=4) == pytest.approx(0, abs=1e-6)
+
+
+def test_fcn_alexnets_63_tap_kernel_is_balanced_at_stride_32():
+    taps = upsampling.bilinear_taps(32, 63)  # voc-fcn-alexnet/net.py: kernel_size=63, stride=32
+    assert upsampling.uneven_overlap(63, 32) and upsampling.balanced_phases(taps, 32)
+
+
+def test_even_overlap_with_unequal_phases_is_not_flat():
+    kernel = RNG.uniform(0, 1, (4, 4))
+    assert not upsampling.uneven_overlap(4, 2) and not upsampling.balanced_phases(kernel, 2)
+
+
+def test_balanced_phases_tolerates_rounding_only():
+    kernel = upsampling.bilinear_kernel(5, 1)[..., 0, 0].astype(np.float64)
+    assert upsampling.balanced_phases(kernel, 5)
+    kernel[0, 0] += 1e-3
+    assert not upsampling.balanced_phases(kernel, 5)
+
+
+# --- zero insertion and pixel shuffle -----------------------------------------------------------
+
+def test_insert_zeros():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3, 1)
+    stuffed = upsampling.insert_zeros(x, 2)[..., 0]
+    np.testing.assert_array_equal(stuffed, [[0, 0, 1, 0, 2], [0, 0, 0, 0, 0], [3, 0, 4, 0, 5]])
+    assert upsampling.insert_zeros(_random(2, 3, 4, 2), (3, 1)).shape == (2, 7, 4, 2)
+
+
+@pytest.mark.parametrize("k, s", [(3, 2), (4, 2), (5, 3), ((3, 4), (2, 1)), (2, 2), (3, 1)])
+def test_zero_insertion_equals_keras_conv2d_transpose(k, s):
+    x = _random(2, 4, 5, 3)
+    layer = keras.layers.Conv2DTranspose(2, k, strides=s, use_bias=False)
+    expected = np.asarray(layer(x))
+    np.testing.assert_allclose(upsampling.transposed_conv2d_by_zero_insertion(x, layer.get_weights()[0], s),
+                               expected, atol=1e-5)
+
+
+def test_zero_insertion_is_a_keras_conv2d_of_the_stuffed_input_with_the_flipped_kernel():
+    x = _random(1, 4, 4, 2)
+    kernel = _random(3, 3, 5, 2)  # Conv2DTranspose layout: 2 in, 5 out
+    padded = np.pad(upsampling.insert_zeros(x, 2), ((0, 0), (2, 2), (2, 2), (0, 0)))
+    conv = keras.layers.Conv2D(5, 3, use_bias=False)
+    conv.build(padded.shape)
+    conv.set_weights([kernel[::-1, ::-1].transpose(0, 1, 3, 2)])
+    np.testing.assert_allclose(np.asarray(conv(padded)), upsampling.transposed_conv2d(x, kernel, 2), atol=1e-5)
+
+
+def test_with_stride_1_a_transposed_conv_is_a_full_convolution_with_the_flipped_kernel():
+    x = _random(1, 5, 5, 1)
+    kernel = _random(3, 3, 1, 1)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    full = tf.nn.conv2d(padded, kernel[::-1, ::-1], 1, "VALID")
+    np.testing.assert_allclose(np.asarray(full), upsampling.transposed_conv2d(x, kernel, 1), atol=1e-5)
+
+
+def test_pixel_shuffle_follows_pytorchs_documented_order():
+    r, c = 2, 3
+    x = _random(2, c * r * r, 3, 4)  # NCHW
+    out = upsampling.pixel_shuffle(x, r)
+    assert out.shape == (2, c, 6, 8)
+    for ch, h, w, i, j in [(0, 0, 0, 0, 0), (1, 2, 3, 1, 0), (2, 1, 2, 1, 1), (2, 2, 0, 0, 1)]:
+        assert out[1, ch, h * r + i, w * r + j] == x[1, ch * r * r + i * r + j, h, w]
+    assert upsampling.pixel_shuffle(x[0], r).shape == (c, 6, 8)
+
+
+def test_pixel_shuffle_and_depth_to_space_differ_by_a_channel_permutation():
+    r, c = 3, 2
+    nhwc = _random(1, 2, 3, c * r * r)
+    shuffled = upsampling.pixel_shuffle(nhwc.transpose(0, 3, 1, 2), r).transpose(0, 2, 3, 1)
+    tf_order = np.asarray(tf.nn.depth_to_space(nhwc, r))
+    assert not np.allclose(shuffled, tf_order), "same weights, different order: the porting trap"
+    crd_to_dcr = np.arange(c * r * r).reshape(c, r, r).transpose(1, 2, 0).ravel()
+    np.testing.assert_array_equal(np.asarray(tf.nn.depth_to_space(nhwc[..., crd_to_dcr], r)), shuffled)
+    np.testing.assert_array_equal(upsampling.depth_to_space(nhwc[..., crd_to_dcr], r), shuffled)
+
+
 # --- argument checks --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, error, match", [
@@ -286,6 +419,15 @@ def test_artifact_score_definition():
     (lambda: upsampling.depth_to_space(np.ones((2, 2, 6)), 2), ValueError, "not divisible by block_size"),
     (lambda: upsampling.artifact_score(np.ones((4, 4)), 2, margin=2), ValueError, "fewer than one stride period"),
     (lambda: upsampling.conv_matrix((2, 2), np.ones((3, 3))), ValueError, "larger than the input"),
+    (lambda: upsampling.bilinear_taps(2, 0), ValueError, "kernel_size must be >= 1"),
+    (lambda: upsampling.phase_sums(np.ones((3, 3, 1, 1)), 2), ValueError, r"kernel must have rank 1 or 2"),
+    (lambda: upsampling.phase_sums(np.ones((3, 3)), 0), ValueError, r"strides\[0\] must be >= 1"),
+    (lambda: upsampling.balanced_phases(np.ones((3, 3)), 1.5), TypeError, "strides must be a positive int"),
+    (lambda: upsampling.insert_zeros(np.ones((4, 4)), 2), ValueError, "x must have rank 3 or 4"),
+    (lambda: upsampling.transposed_conv2d_by_zero_insertion(np.ones((4, 4, 3)), np.ones((3, 3, 2, 4)), 2),
+     ValueError, "kernel has 4 input channels"),
+    (lambda: upsampling.pixel_shuffle(np.ones((6, 2, 2)), 2), ValueError, "not divisible by upscale_factor"),
+    (lambda: upsampling.pixel_shuffle(np.ones((4, 2)), 2), ValueError, "channels first"),
 ])
 def test_bad_arguments_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):

@@ -8,6 +8,7 @@ import pytest
 
 from fcn_lessons import upsampling, widgets
 from fcn_lessons.widgets import upsampling as explorers
+from fcn_lessons.widgets import _frames
 from fcn_lessons.widgets._frames import from_png
 
 # What ipywidgets 7.7 (Colab) and 8 both provide, with the same behaviour.
@@ -58,7 +59,7 @@ def test_callback_reads_the_current_values_not_the_event(explorer):
     explorer.controls["method"].value = "nearest"
     explorer.controls["factor"].value = 8
     explorer.update()
-    np.testing.assert_array_equal(_shown(explorer), explorer.render(method="nearest", factor=8, image="shapes"))
+    np.testing.assert_array_equal(_shown(explorer), explorer.render(method="nearest", factor=8, image="photo"))
 
 
 def test_factor_changes_the_coarse_input_size():
@@ -141,19 +142,103 @@ def test_checkerboard_numbers(k, s):
     else:  # uniform weights and even overlap: every interior pixel gets exactly 1
         assert result["score"] == pytest.approx(0, abs=1e-6)
         np.testing.assert_allclose(result["interior"], 1, atol=1e-5)
-    tent = explorers.checkerboard_output(k, s, "tent (bilinear-shaped)")
+    tent = explorers.checkerboard_output(k, s, "tent of size k")
     if k == 2 * s:  # the tent of size 2s is the bilinear kernel: no artifact
         np.testing.assert_allclose(tent["interior"], 1, atol=1e-5)
+    for weights in explorers.KERNEL_WEIGHTS:  # the interior holds the phase sums, whatever the weights
+        result = explorers.checkerboard_output(k, s, weights)
+        assert result["phase_sums"].shape == (s, s)
+        np.testing.assert_allclose(np.unique(result["interior"].round(4)), np.unique(result["phase_sums"].round(4)),
+                                   atol=2e-4)
+        assert result["balanced"] == (result["score"] < 1e-5)
 
 
 def test_random_weights_make_a_pattern_even_with_even_overlap():
     assert explorers.checkerboard_output(4, 2, "random")["score"] > 0.1
 
 
-# --- ipywidgets 7.7 / 8 common subset --------------------------------------------------------------
+def test_the_bilinear_kernel_of_the_stride_is_flat_whatever_the_overlap():
+    # k = 5, s = 3: a tent shaped by the kernel size alone is not flat (0.85 to 1.33); the
+    # bilinear kernel of the stride is, although the copies overlap unevenly
+    tent = explorers.checkerboard_output(5, 3, "tent of size k")
+    assert tent["phase_sums"].min() == pytest.approx(0.852, abs=1e-3)
+    assert tent["phase_sums"].max() == pytest.approx(1.331, abs=1e-3) and not tent["balanced"]
+    for s in range(1, 9):
+        for k in range(1, 17):
+            result = explorers.checkerboard_output(k, s, "bilinear of the stride")
+            if k >= 2 * s - 1:  # the whole tent fits: its phases are a partition of unity
+                assert result["balanced"], (k, s)
+        if s >= 3:  # a tent cut off by the kernel is not balanced
+            assert not explorers.checkerboard_output(2 * s - 2, s, "bilinear of the stride")["balanced"], s
+    assert explorers.checkerboard_output(5, 3, "bilinear of the stride")["uneven"]
+
+
+def test_checkerboard_frame_has_a_colour_scale(monkeypatch):
+    calls = []
+
+    def recording_colorbar(height, **kwargs):
+        calls.append((height, kwargs))
+        return _frames.colorbar(height, **kwargs)
+
+    monkeypatch.setattr(explorers, "colorbar", recording_colorbar)
+    with_bar = explorers.render_checkerboard(3, 2, "uniform")
+    (height, kwargs), = calls
+    out = explorers.checkerboard_output(3, 2, "uniform")["output"]
+    assert kwargs["vmin"] == 0 and kwargs["vmax"] == pytest.approx(out.max()) and kwargs["name"] == "magma"
+    monkeypatch.setattr(explorers, "colorbar", lambda height, **kwargs: np.zeros((height, 0, 3), np.uint8))
+    without = explorers.render_checkerboard(3, 2, "uniform")
+    assert with_bar.shape[1] - without.shape[1] == _frames.colorbar(height, **kwargs).shape[1]
+
+
+# --- the shared explorer machinery (widgets._frames) --------------------------------------------
+
+def test_explorers_show_one_sentence_where_no_widget_front_end_runs():
+    import keras
+
+    from fcn_lessons import models
+
+    model = models.pooled_pixel_classifier(2, width=4)
+    boxes = [widgets.upsampling_explorer(), widgets.checkerboard_explorer(),
+             widgets.receptive_field_explorer(model, np.zeros((16, 16, 3), np.uint8))]
+    for box in boxes:
+        bundle = box._repr_mimebundle_()
+        assert bundle["text/plain"] == repr(box) == _frames.EXPLORER_TEXT
+        assert "application/vnd.jupyter.widget-view+json" in bundle  # a live front end still gets the widget
+        assert box.render and box.controls and box.image
+    assert len(_frames.EXPLORER_TEXT) <= 110  # ipywidgets cuts text/plain at 110 characters
+    keras.backend.clear_session()
+
+
+def test_show_frame_draws_pixel_for_pixel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = explorers.render_checkerboard()
+    ax = widgets.show_frame(frame, title="a title")
+    fig = ax.figure
+    width, height = fig.get_size_inches() * fig.dpi
+    assert round(width) == frame.shape[1] and round(height) == frame.shape[0] + _frames.TITLE_PX
+    bbox = ax.get_window_extent()
+    assert round(bbox.width) == frame.shape[1] and round(bbox.height) == frame.shape[0]
+    fig.canvas.draw()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[_frames.TITLE_PX:, :, :3]
+    np.testing.assert_array_equal(drawn, frame)  # not resampled: every caption pixel survives
+    plt.close(fig)
+
+
+def test_colorbar_runs_from_vmax_at_the_top_to_vmin_at_the_bottom():
+    bar = _frames.colorbar(100, vmin=0.0, vmax=2.0, width=10)
+    assert bar.shape == (100, 10 + 40, 3)
+    lut = _frames.colormap(np.array([[2.0, 0.0]]), vmin=0.0, vmax=2.0)
+    np.testing.assert_array_equal(bar[0, 5], lut[0, 0])
+    np.testing.assert_array_equal(bar[99, 5], lut[0, 1])
+    assert (bar[:, 10:] < 128).any(), "tick labels are written beside the bar"
+
 
 def test_only_widgets_that_colab_has_are_used():
-    source = Path(explorers.__file__).read_text(encoding="utf-8")
+    source = Path(explorers.__file__).read_text(encoding="utf-8") + Path(_frames.__file__).read_text(encoding="utf-8")
     used = {node.attr for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ipywidgets"}
     assert used and used <= COMMON_WIDGETS, used - COMMON_WIDGETS

@@ -3,14 +3,24 @@
 Measured (tooling notes): ``cv2.imencode`` of a 640×480 frame takes about 0.5 ms (JPEG)
 to 9 ms (PNG), against about 110 ms to re-plot a matplotlib figure; so explorers draw
 with numpy/OpenCV and send encoded bytes to one persistent Image widget.
+
+Every explorer returns :func:`explorer_box`: a VBox whose text form is
+``EXPLORER_TEXT``, so a stored notebook shows one sentence, not a widget tree, where no
+widget front end runs. :func:`show_frame` draws the static picture shown beside it.
 """
 
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
 
 from fcn_lessons import _validate
+
+STATIC_DPI = 100  # show_frame: one frame pixel per figure pixel at this resolution
+TITLE_PX = 24  # show_frame: height of the title strip above the frame, in pixels
+EXPLORER_TEXT = "Interactive explorer: run this notebook's cells in Jupyter to use it."  # <= 110 characters
 
 
 def _rgb(frame, name: str = "frame") -> np.ndarray:
@@ -84,16 +94,76 @@ def hstack(frames, *, gap: int = 6) -> np.ndarray:
     return out
 
 
+def colorbar(height: int, *, vmin: float, vmax: float, name: str = "magma", width: int = 14,
+             ticks: int = 3, label_width: int = 40) -> np.ndarray:
+    """A vertical colour scale for :func:`colormap`: ``vmax`` at the top, ``vmin`` at the bottom.
+
+    Returns:
+        (height, width + label_width, 3) uint8: the bar, then ``ticks`` values (2 decimals)
+        written on white beside it, evenly spaced from top to bottom.
+    """
+    height = _validate.integer(height, "height", minimum=16)
+    ticks = _validate.integer(ticks, "ticks", minimum=2)
+    values = np.linspace(vmax, vmin, height)[:, None].repeat(width, axis=1)
+    bar = colormap(values, vmin=vmin, vmax=vmax, name=name)
+    labels = np.full((height, label_width, 3), 255, np.uint8)
+    for i in range(ticks):
+        y = int(round(i * (height - 1) / (ticks - 1)))
+        value = vmax + (vmin - vmax) * i / (ticks - 1)
+        bar[y, :3] = labels[y, :3] = 0  # a tick mark on each side of the boundary
+        baseline = min(max(y + 4, 9), height - 2)
+        cv2.putText(labels, f"{value:.2f}", (5, baseline), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return np.concatenate([bar, labels], axis=1)
+
+
 def show_frame(frame, *, title: str | None = None, ax=None):
-    """The static fallback: draw ``frame`` with matplotlib (for nbconvert and GitHub)."""
+    """The static fallback: draw ``frame`` with matplotlib (for nbconvert and GitHub).
+
+    Without ``ax``, the figure is sized so that one frame pixel is one figure pixel at
+    ``STATIC_DPI`` and the image fills it, with ``title`` in a strip above: nothing is
+    resampled, so the frame's small captions stay legible (a frame shrunk by nearest
+    interpolation drops letters). With ``ax`` (a figure of your own), the frame is drawn
+    there with antialiased resampling.
+    """
     import matplotlib.pyplot as plt
 
     frame = _rgb(frame)
+    height, width = frame.shape[:2]
     if ax is None:
-        dpi = 100
-        _, ax = plt.subplots(figsize=(frame.shape[1] / dpi, frame.shape[0] / dpi + (0.3 if title else 0)), dpi=dpi)
-    ax.imshow(frame, interpolation="nearest")
-    ax.axis("off")
-    if title:
+        strip = TITLE_PX if title else 0
+        fig = plt.figure(figsize=(width / STATIC_DPI, (height + strip) / STATIC_DPI), dpi=STATIC_DPI)
+        ax = fig.add_axes((0, 0, 1, height / (height + strip)))
+        if title:
+            fig.text(0.5, 1 - strip / 2 / (height + strip), title, ha="center", va="center", fontsize=10)
+    elif title:
         ax.set_title(title, fontsize=9)
+    ax.imshow(frame, interpolation="antialiased")
+    ax.set_axis_off()
     return ax
+
+
+@functools.lru_cache(maxsize=None)
+def _explorer_class():
+    import ipywidgets
+
+    class Explorer(ipywidgets.VBox):
+        """A VBox of controls and a picture. Its text form (what a stored notebook shows where
+        no widget front end runs) says what it is, instead of listing every child widget."""
+
+        def __repr__(self) -> str:
+            return EXPLORER_TEXT
+
+    return Explorer
+
+
+def explorer_box(children, **attributes):
+    """The box every explorer returns: ``ipywidgets.VBox(children)`` with a short text form.
+
+    ``attributes`` (``render=``, ``controls=``, ``image=``...) are set on the box, so tests
+    can reach the explorer's parts.
+    """
+    box = _explorer_class()(list(children))
+    for name, value in attributes.items():
+        setattr(box, name, value)
+    return box

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from fcn_lessons import _validate, receptive
-from fcn_lessons.widgets._frames import _rgb, colormap, enlarge, hstack, label, to_png
+from fcn_lessons.widgets._frames import _rgb, colormap, enlarge, explorer_box, hstack, label, to_png
 
 BOX_COLOUR = (0, 200, 255)  # cyan: the analytic field
 CENTRE_COLOUR = (255, 40, 40)  # red: the unit's centre
@@ -208,7 +208,6 @@ def receptive_field_explorer(model, image, *, layer: str | None = None, layers=N
     for name in ("row", "col", "gradient"):
         controls[name].observe(show, names="value")
     show()
-    box = widgets.VBox([widgets.HBox([controls["layer"], controls["gradient"]]),
-                        widgets.HBox([controls["row"], controls["col"]]), picture])
-    box.render, box.controls, box.image = render, controls, picture
-    return box
+    return explorer_box([widgets.HBox([controls["layer"], controls["gradient"]]),
+                         widgets.HBox([controls["row"], controls["col"]]), picture],
+                        render=render, controls=controls, image=picture)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from fcn_lessons import _validate, upsampling
-from fcn_lessons.widgets._frames import colormap, enlarge, hstack, label, to_png
+from fcn_lessons.widgets._frames import colorbar, colormap, enlarge, explorer_box, hstack, label, to_png
 
 __all__ = [
     "upsampling_explorer", "checkerboard_explorer", "render_upsampling", "render_checkerboard",
@@ -30,6 +30,7 @@ CHECKERBOARD_PANEL = 256  # display side of the checkerboard panels, in pixels
 ZOOM_SIZE = 32  # side of the zoomed crop (shown at IMAGE_SIZE * DISPLAY_SCALE pixels)
 RANDOM_SEED = 0  # the "random init" weights: the same frame every time
 SHAPES_SEED = 3  # a make_shapes scene with several objects
+COLOUR_BAR_WIDTH = 14  # pixels: the colour scale beside the checkerboard explorer's output
 
 METHODS = (
     "nearest",
@@ -43,17 +44,22 @@ METHODS = (
     "max-unpooling (switches)",
 )
 DEFAULT_METHOD = "bilinear (half-pixel centres)"
-IMAGE_NAMES = ("shapes", "label map", "zone plate", "flat grey")
-KERNEL_WEIGHTS = ("uniform", "tent (bilinear-shaped)", "random")
+IMAGE_NAMES = ("photo", "shapes", "label map", "zone plate", "flat grey")
+KERNEL_WEIGHTS = ("uniform", "tent of size k", "bilinear of the stride", "random")
 
 
 # --- images -----------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
 def _builtin_image(name: str) -> np.ndarray:
-    """One of ``IMAGE_NAMES`` as (IMAGE_SIZE, IMAGE_SIZE, 3) float32 in [0, 1]."""
-    from fcn_lessons import data, viz
+    """One of ``IMAGE_NAMES`` as (IMAGE_SIZE, IMAGE_SIZE, 3) float32 in [0, 1].
 
+    "photo" is matplotlib's sample photograph of Grace Hopper (``fcn_lessons.photo``).
+    """
+    from fcn_lessons import data, photo, viz
+
+    if name == "photo":
+        return photo.grace_hopper(IMAGE_SIZE).astype(np.float32) / 255
     if name in ("shapes", "label map"):
         images, masks = data.make_shapes(1, image_size=IMAGE_SIZE, seed=SHAPES_SEED, num_objects=(4, 4))
         picture = images[0] if name == "shapes" else viz.colorize(masks[0])
@@ -192,17 +198,29 @@ def render_upsampling(image, method: str = DEFAULT_METHOD, factor: int = 4, *, t
 
 
 def _tent(size: int) -> np.ndarray:
-    """A tent of ``size`` taps centred on the kernel: the bilinear kernel when size = 2·stride."""
+    """A tent of ``size`` taps centred on the kernel, half as wide as the kernel.
+
+    Its shape depends on the kernel size only: it is the bilinear kernel of the stride
+    when size = 2·stride, and unbalanced for most other sizes (k = 5, s = 3: phase sums
+    0.85 to 1.33 once scaled), where the bilinear kernel of the stride is flat.
+    """
     centre, half_width = (size - 1) / 2, size / 2
     return 1 - np.abs(np.arange(size) - centre) / half_width
 
 
 def _checkerboard_kernel(kernel_size: int, stride: int, weights: str) -> np.ndarray:
-    """A single-channel (k, k, 1, 1) kernel scaled so a constant 1 maps to 1 on average."""
+    """A single-channel (k, k, 1, 1) kernel scaled so a constant 1 maps to 1 on average.
+
+    "bilinear of the stride" is ``upsampling.bilinear_taps(stride, kernel_size)`` in both
+    axes: the tent FCN uses for ×stride, cut off (k < 2s - 1) or padded with zeros.
+    """
     if weights == "uniform":
         kernel = np.ones((kernel_size, kernel_size))
     elif weights == "random":
         kernel = np.random.default_rng([RANDOM_SEED, kernel_size, stride]).uniform(0, 1, (kernel_size, kernel_size))
+    elif weights == "bilinear of the stride":
+        taps = upsampling.bilinear_taps(stride, kernel_size)
+        kernel = np.outer(taps, taps)
     else:
         kernel = np.outer(_tent(kernel_size), _tent(kernel_size))
     return (kernel * (stride ** 2 / kernel.sum()))[:, :, None, None].astype(np.float32)
@@ -216,16 +234,20 @@ def checkerboard_output(kernel_size: int, stride: int, weights: str = "uniform")
         ``output`` (a 'valid' transposed convolution of a constant input of ones, with the
         kernel scaled so that its copies add up to 1 on average), ``interior`` (``output``
         without the ``k - 1`` border pixels that miss some copies), ``score``
-        (``upsampling.artifact_score`` of the interior) and ``uneven`` (k % s != 0).
+        (``upsampling.artifact_score`` of the interior), ``uneven`` (k % s != 0),
+        ``phase_sums`` (s × s, ``upsampling.phase_sums`` of the scaled kernel: the
+        interior's values) and ``balanced`` (all phase sums equal: the interior is flat).
     """
     k = _validate.integer(kernel_size, "kernel_size", minimum=1)
     s = _validate.integer(stride, "stride", minimum=1)
     weights = _validate.choice(weights, "weights", KERNEL_WEIGHTS)
     inputs = 4 + -(-k // s)  # enough pixels that the interior spans several periods
-    output = upsampling.transposed_conv2d(np.ones((inputs, inputs, 1), np.float32),
-                                          _checkerboard_kernel(k, s, weights), s)[..., 0]
+    kernel = _checkerboard_kernel(k, s, weights)
+    output = upsampling.transposed_conv2d(np.ones((inputs, inputs, 1), np.float32), kernel, s)[..., 0]
     margin = k - 1  # output pixels closer to the border miss some kernel copies
     return {
+        "phase_sums": upsampling.phase_sums(kernel[:, :, 0, 0], s),
+        "balanced": upsampling.balanced_phases(kernel[:, :, 0, 0], s, rtol=1e-5),
         "counts": upsampling.overlap_counts(k, s, (4 * s, 4 * s)),
         "output": output,
         "interior": output[margin:output.shape[0] - margin, margin:output.shape[1] - margin],
@@ -239,8 +261,9 @@ def render_checkerboard(kernel_size: int = 3, stride: int = 2, weights: str = "u
 
     Left: how many kernel copies cover each output pixel in the interior (four stride
     periods). Right: a transposed convolution with that kernel size and stride applied to
-    a constant input ('valid', so the border is visible). The title gives the artifact
-    score of the interior of that output.
+    a constant input ('valid', so the border is visible), with its colour scale. The title
+    gives the overlap, the range of the phase sums (equal sums: a flat interior) and the
+    artifact score of the interior of that output.
 
     Args:
         kernel_size: int >= 1; stride: int >= 1.
@@ -261,16 +284,21 @@ def render_checkerboard(kernel_size: int = 3, stride: int = 2, weights: str = "u
             cv2.putText(count_map, str(value), (c * cell + cell // 2 - 4, r * cell + cell // 2 + 4),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
     scale = max(1, CHECKERBOARD_PANEL // out.shape[0])
-    output_map = enlarge(colormap(out, vmin=0, vmax=max(float(out.max()), 1e-6), name="magma"), scale)
+    top = max(float(out.max()), 1e-6)
+    output_map = enlarge(colormap(out, vmin=0, vmax=top, name="magma"), scale)
+    scale_bar = colorbar(output_map.shape[0], vmin=0.0, vmax=top, name="magma", width=COLOUR_BAR_WIDTH)
     inputs = (out.shape[0] - kernel_size) // stride + 1
     panels = [
         label(count_map, f"kernel copies per output pixel ({period_view}x{period_view})"),
-        label(output_map, f"transposed conv of a constant {inputs}x{inputs} input"),
+        label(hstack([output_map, scale_bar], gap=4), f"transposed conv of a constant {inputs}x{inputs} input"),
     ]
+    sums = result["phase_sums"]
     verdict = "uneven overlap" if result["uneven"] else "even overlap"
-    lines = (f"kernel {kernel_size}, stride {stride}, {weights} weights: {verdict}, "
-             f"artifact score {result['score']:.2f}",
-             f"interior of the output: {interior.min():.2f} to {interior.max():.2f} (ideal: 1 everywhere)")
+    flat = "equal: flat" if result["balanced"] else "unequal: a pattern"
+    lines = (f"kernel {kernel_size}, stride {stride}, {weights}: {verdict}; phase sums {sums.min():.2f} to "
+             f"{sums.max():.2f} ({flat})",
+             f"interior of the output: {interior.min():.2f} to {interior.max():.2f} (ideal: 1 everywhere); "
+             f"artifact score {result['score']:.2f}")
     return label(label(hstack(panels), lines[1]), lines[0], height=22)
 
 
@@ -288,9 +316,8 @@ def _explorer(render, controls: dict):
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), image])
-    box.render, box.controls, box.image, box.update = render, controls, image, update
-    return box
+    return explorer_box([ipywidgets.HBox(list(controls.values())), image],
+                        render=render, controls=controls, image=image, update=update)
 
 
 def upsampling_explorer(image=None, *, method: str = DEFAULT_METHOD, factor: int = 4):
@@ -302,7 +329,8 @@ def upsampling_explorer(image=None, *, method: str = DEFAULT_METHOD, factor: int
 
     Args:
         image: optional (H, W) or (H, W, 3) image of your own (uint8, or float in [0, 1]),
-            resized to 128×128 and offered first as "your image".
+            resized to 128×128 and offered first as "your image". Without it the first
+            image is "photo" (matplotlib's sample photograph of Grace Hopper).
         method: the initial method (one of ``METHODS``); factor: the initial factor.
 
     Returns:
@@ -353,4 +381,5 @@ def checkerboard_explorer(*, kernel_size: int = 3, stride: int = 2, weights: str
         "stride": ipywidgets.IntSlider(value=stride, min=1, max=8, description="stride"),
         "weights": ipywidgets.Dropdown(options=list(KERNEL_WEIGHTS), value=weights, description="weights"),
     }
+    controls["weights"].layout.width = "300px"
     return _explorer(render, controls)
