@@ -24,16 +24,9 @@ EXPLORER_TEXT = "Interactive explorer: run this notebook's cells in Jupyter to u
 
 
 def _rgb(frame, name: str = "frame") -> np.ndarray:
-    frame = _validate.array(frame, name, ndim=(2, 3), layout="(H, W) or (H, W, 3)")
-    if frame.ndim == 2:
-        frame = np.repeat(frame[..., None], 3, axis=2)
-    if frame.shape[2] != 3:
-        raise ValueError(f"{name} must have 3 colour channels (RGB), received shape {frame.shape}.")
-    if frame.dtype != np.uint8:
-        if frame.dtype.kind != "f":
-            raise TypeError(f"{name} must be uint8 or float in [0, 1], received dtype {frame.dtype}.")
-        frame = (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-    return frame
+    """(H, W) or (H, W, 3), uint8 or float in [0, 1] -> (H, W, 3) uint8: the course's one image
+    rule (``_validate.image``), so a float frame outside [0, 1] is an error, never clipped."""
+    return _validate.image(frame, name, grey=True)
 
 
 def to_png(frame) -> bytes:

@@ -58,13 +58,8 @@ def receptive_field_renderer(model, image, *, layers=None, scale: int | None = N
     ``render`` accepts any layer of the model; it carries ``.layers`` (the names to offer),
     ``.fields`` (every layer's ReceptiveField) and ``.map_sizes`` (name -> (rows, cols)).
     """
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, received {type(model).__name__}.")
-    image = _validate.array(image, "image", ndim=3, kinds="uf", layout="(H, W, 3)")
-    if image.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3) RGB, received shape {image.shape}.")
+    model = _validate.keras_model(model)
+    image = _validate.image(image, "image", dtype=None)  # uint8 or float in [0, 1]; kept as given
     margin = _validate.integer(margin, "margin", minimum=0)
     h, w = image.shape[:2]
     fields = receptive.receptive_fields(model, input_size=(h, w))

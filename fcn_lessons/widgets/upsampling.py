@@ -73,12 +73,7 @@ def _builtin_image(name: str) -> np.ndarray:
 
 def _prepare_image(image) -> np.ndarray:
     """A learner's (H, W) or (H, W, 3) image, uint8 or float in [0, 1] -> 128×128×3 float32."""
-    image = _validate.array(image, "image", ndim=(2, 3), kinds="uif", layout="(H, W) or (H, W, 3)")
-    if image.ndim == 3 and image.shape[2] != 3:
-        raise ValueError(f"image must have 3 colour channels (RGB), received shape {image.shape}.")
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = image.astype(np.float32) / 255 if image.dtype.kind in "ui" else np.clip(image, 0, 1).astype(np.float32)
+    image = _validate.image(image, "image", grey=True, dtype="float32")  # out of [0, 1]: an error
     return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
 
 
