@@ -1,4 +1,5 @@
-"""Lesson 03's checks: they pass the reference and fail on the stub and on plausible mistakes."""
+"""Lesson 03's checks, table-driven (tests/check_harness.py): each passes the reference and a
+learner-style answer, and fails on the stub and on the plausible mistakes listed here."""
 
 import keras
 import numpy as np
@@ -6,13 +7,14 @@ import pytest
 
 from fcn_lessons import checks, upsampling
 from fcn_lessons.checks import upsampling as upsampling_checks
-from _stubs import as_learner, stub_for
+from fcn_lessons.checks._core import GRADING_SEED_ENV, CaseFailure
+from check_harness import GRADING_SEED, CheckSpec, check_tests, memorised, prediction_of
 
 
 # --- Exercise 3.1: numpy transposed convolution ----------------------------------------------
 
 def _scatter(x, kernel, stride, *, flip=False, swap_channels=False, accumulate=True, dilate_kernel=False,
-             size=None):
+             size=None, placement_stride=None):
     """A learner-style per-pixel scatter-add, with one mistake switched on."""
     if flip:
         kernel = kernel[::-1, ::-1]
@@ -27,12 +29,13 @@ def _scatter(x, kernel, stride, *, flip=False, swap_channels=False, accumulate=T
                     for b in range(kw):
                         out[i + a * stride, j + b * stride] += matrices[a, b] @ x[i, j]
         return out
+    step = stride if placement_stride is None else placement_stride
     out = np.zeros(size or ((h - 1) * stride + kh, (w - 1) * stride + kw, c_out))
     for i in range(h):
         for j in range(w):
             for a in range(kh):
                 for b in range(kw):
-                    y, z = i * stride + a, j * stride + b
+                    y, z = i * step + a, j * step + b
                     if y < out.shape[0] and z < out.shape[1]:
                         value = matrices[a, b] @ x[i, j]
                         out[y, z] = out[y, z] + value if accumulate else value
@@ -54,7 +57,10 @@ def _zero_stuffed_correlation(x, kernel, stride):
     return out
 
 
-WRONG_3_1 = {
+MISTAKES_3_1 = {
+    "stride forgotten (copies one pixel apart)": lambda x, k, s: _scatter(x, k, 1),
+    "stride forgotten in the placement (output of the right size)": lambda x, k, s: _scatter(x, k, s,
+                                                                                             placement_stride=1),
     "kernel flipped": lambda x, k, s: _scatter(x, k, s, flip=True),
     "zero-stuffed input correlated without the flip": _zero_stuffed_correlation,
     "stride applied to the wrong side (kernel dilated)": lambda x, k, s: _scatter(x, k, s, dilate_kernel=True),
@@ -65,34 +71,12 @@ WRONG_3_1 = {
     "square kernel assumed": lambda x, k, s: _scatter(x, k[:, :k.shape[0]], s),
     "Keras 'same' output instead of the full one": lambda x, k, s: upsampling.transposed_conv2d(x, k, s, "same"),
 }
-
-
-def test_3_1_passes_the_reference(capsys):
-    checks.check_transposed_conv2d(lambda x, k, s: upsampling_checks._full_transposed_conv(x, k, s))
-    assert capsys.readouterr().out.strip() == "Exercise 3.1 passed: 6 random cases match the scatter-add of kernel copies."
-
-
-def test_3_1_passes_a_learner_style_loop():
-    checks.check_transposed_conv2d(_scatter)
-
-
-def test_3_1_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 3.1"):
-        checks.check_transposed_conv2d(stub_for("3.1"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_3_1)
-def test_3_1_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 3\.1 failed on case \d of 6") as failure:
-        checks.check_transposed_conv2d(WRONG_3_1[mistake])
-    assert "Hint:" in str(failure.value)
-
-
-def test_3_1_names_the_flip_and_the_swapped_channels():
-    with pytest.raises(AssertionError, match="kernel flipped"):
-        checks.check_transposed_conv2d(WRONG_3_1["kernel flipped"])
-    with pytest.raises(AssertionError, match="channel axes are swapped"):
-        checks.check_transposed_conv2d(WRONG_3_1["channel axes swapped"])
+HINTS_3_1 = {
+    "stride forgotten (copies one pixel apart)": "The stride is missing",
+    "stride forgotten in the placement (output of the right size)": "The stride is missing",
+    "kernel flipped": "kernel flipped",
+    "channel axes swapped": "channel axes are swapped",
+}
 
 
 # --- Exercise 3.2: bilinear kernel --------------------------------------------------------------
@@ -100,7 +84,7 @@ def test_3_1_names_the_flip_and_the_swapped_channels():
 def _bilinear(factor, channels, *, centre=None, size=None, mix=False, normalise=False):
     """A learner-style bilinear kernel, with one mistake switched on."""
     size = size or 2 * factor - factor % 2
-    c = centre(factor, size) if centre else (factor - 1 if size % 2 == 1 else factor - 0.5)
+    c = centre(factor, size) if centre else (size - 1) / 2
     taps = 1 - np.abs(np.arange(size) - c) / factor
     filt = np.outer(taps, taps)
     if normalise:
@@ -114,9 +98,10 @@ def _bilinear(factor, channels, *, centre=None, size=None, mix=False, normalise=
     return kernel
 
 
-WRONG_3_2 = {
+MISTAKES_3_2 = {
     "every channel pair filled (mixes classes)": lambda f, c: _bilinear(f, c, mix=True),
-    "align_corners mixed up (centre factor - 1 for even sizes)": lambda f, c: _bilinear(f, c, centre=lambda f, k: f - 1),
+    "centre factor - 1 for even sizes": lambda f, c: _bilinear(f, c, centre=lambda f, k: f - 1),
+    "centre factor - 0.5 for odd sizes too": lambda f, c: _bilinear(f, c, centre=lambda f, k: f - 0.5),
     "centre at factor (off by half a pixel)": lambda f, c: _bilinear(f, c, centre=lambda f, k: f),
     "size 2*factor even for odd factors": lambda f, c: _bilinear(f, c, size=2 * f),
     "size factor instead of 2*factor": lambda f, c: _bilinear(f, c, size=f),
@@ -125,39 +110,24 @@ WRONG_3_2 = {
     "Keras' Conv2D initialiser instead": lambda f, c: np.asarray(
         keras.initializers.GlorotUniform(seed=0)((2 * f - f % 2, 2 * f - f % 2, c, c))),
 }
-
-
-def test_3_2_passes_the_reference(capsys):
-    checks.check_bilinear_kernel(as_learner(upsampling.bilinear_kernel))
-    assert capsys.readouterr().out.strip() == "Exercise 3.2 passed: 7 (factor, channels) cases match the FCN bilinear kernel."
-
-
-def test_3_2_passes_a_learner_style_answer():
-    checks.check_bilinear_kernel(_bilinear)
-
-
-def test_3_2_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 3.2"):
-        checks.check_bilinear_kernel(stub_for("3.2"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_3_2)
-def test_3_2_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 3\.2 failed on case \d of 7"):
-        checks.check_bilinear_kernel(WRONG_3_2[mistake])
-
-
-@pytest.mark.parametrize("mistake, words", [
-    ("every channel pair filled (mixes classes)", "mixes channels"),
-    ("align_corners mixed up (centre factor - 1 for even sizes)", "align_corners"),
-    ("normalised to sum 1", "sums to 1"),
-])
-def test_3_2_hints_name_the_mistake(mistake, words):
-    with pytest.raises(AssertionError, match=words):
-        checks.check_bilinear_kernel(WRONG_3_2[mistake])
+HINTS_3_2 = {
+    "every channel pair filled (mixes classes)": "mixes channels",
+    "centre factor - 1 for even sizes": "half a tap off",
+    "centre factor - 0.5 for odd sizes too": "its middle is tap",
+    "normalised to sum 1": "sums to 1",
+}
 
 
 # --- Exercise 3.3: Conv2DTranspose output size ---------------------------------------------------
+
+def _size_by_picture(n, k, s, padding, output_padding=None):
+    """A learner's derivation: the copies cover (n - 1)*s + k pixels; Keras keeps a slot of s per input."""
+    covered = (n - 1) * s + k
+    if output_padding is None:
+        return n * s if padding == "same" else max(covered, n * s)
+    assumed_pad = k // 2 if padding == "same" else 0
+    return covered - 2 * assumed_pad + output_padding
+
 
 def _size(n, k, s, padding, p=None, *, pad=lambda k: k // 2, no_max=False, ignore_p=False, same=None):
     if p is None or ignore_p:
@@ -167,7 +137,7 @@ def _size(n, k, s, padding, p=None, *, pad=lambda k: k // 2, no_max=False, ignor
     return (n - 1) * s + k - 2 * (pad(k) if padding == "same" else 0) + p
 
 
-WRONG_3_3 = {
+MISTAKES_3_3 = {
     "convolution formula": lambda n, k, s, padding, p=None: (n - k) // s + 1,
     "stride applied to the wrong side": lambda n, k, s, padding, p=None: (n - 1) * k + s,
     "(n - 1)*s + k for every padding": lambda n, k, s, padding, p=None: (n - 1) * s + k,
@@ -179,70 +149,178 @@ WRONG_3_3 = {
                                                                           same=lambda n, k, s: n),
     "float division": lambda n, k, s, padding, p=None: float(_size(n, k, s, padding, p)),
 }
-
-
-def test_3_3_passes_the_reference(capsys):
-    checks.check_transposed_conv_output_size(as_learner(upsampling.transposed_conv_output_size))
-    assert capsys.readouterr().out.strip().startswith("Exercise 3.3 passed: 14 cases")
-
-
-def test_3_3_cases_are_what_keras_returns():
-    for n, k, s, padding, p in upsampling_checks._SIZE_CASES:
-        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
-                                             output_padding=None if p is None else (p, 0))
-        assert layer.compute_output_shape((1, n, 1, 1))[1] == upsampling.transposed_conv_output_size(n, k, s, padding, p)
-        assert tuple(layer(np.zeros((1, n, 1, 1), np.float32)).shape)[1] == layer.compute_output_shape((1, n, 1, 1))[1]
-
-
-def test_3_3_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 3.3"):
-        checks.check_transposed_conv_output_size(stub_for("3.3"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_3_3)
-def test_3_3_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 3\.3 failed on case \d+ of 14"):
-        checks.check_transposed_conv_output_size(WRONG_3_3[mistake])
-
-
-# --- Exercise 3.4: which (kernel, stride) pairs make checkerboards ---------------------------------
-
-WRONG_3_4 = {
-    "kernel 2·s called uneven (any overlap)": lambda k, s: k > s,
-    "the known bad quiz answer (k = s = 2 uneven)": lambda k, s: k % s != 0 or k == s,
-    "odd kernels": lambda k, s: k % 2 == 1,
-    "stride applied to the wrong side (s % k)": lambda k, s: s % k != 0,
-    "inverted": lambda k, s: k % s == 0,
-    "only holes (k < s)": lambda k, s: k < s,
-    "only k = 2s is safe": lambda k, s: k != 2 * s,
-    "returns the remainder, not a bool": lambda k, s: k % s,
+HINTS_3_3 = {
+    "convolution formula": "That is a convolution's output size",
+    "stride applied to the wrong side": "Stride and kernel size are swapped",
+    "max(k - s, 0) forgotten": "With k < s the copies leave gaps",
+    "float division": "Use integer arithmetic",
 }
 
 
-def test_3_4_passes_the_reference(capsys):
-    checks.check_makes_checkerboard(as_learner(upsampling.uneven_overlap))
-    assert capsys.readouterr().out.strip().startswith("Exercise 3.4 passed: 18 (kernel, stride) pairs")
+# --- Exercise 3.4: phase sums and flatness ---------------------------------------------------------
+
+def _phases(kernel, stride, *, reduce=np.sum, group=lambda t, s: t % s, transpose=False):
+    kh, kw = kernel.shape
+    sums = np.zeros((stride, stride))
+    for p in range(stride):
+        for q in range(stride):
+            rows = [a for a in range(kh) if group(a, stride) == p]
+            cols = [b for b in range(kw) if group(b, stride) == q]
+            taps = kernel[np.ix_(rows, cols)]
+            sums[p, q] = reduce(taps) if taps.size else 0.0
+    return sums.T if transpose else sums
 
 
-def test_3_4_truth_agrees_with_the_rule_and_not_with_the_bad_quiz():
-    assert not upsampling.uneven_overlap(2, 2) and not upsampling.uneven_overlap(4, 2)
-    for k, s in upsampling_checks._PAIRS:
-        counts = upsampling.overlap_counts(k, s, (s, s))
-        assert (counts.min() != counts.max()) == upsampling.uneven_overlap(k, s)
+def _learner_3_4(kernel, stride):
+    """Tap by tap: tap (a, b) lands on the output pixels of phase (a % s, b % s)."""
+    sums = np.zeros((stride, stride))
+    for a in range(kernel.shape[0]):
+        for b in range(kernel.shape[1]):
+            sums[a % stride, b % stride] += kernel[a, b]
+    return sums, bool(np.allclose(sums, sums[0, 0]))
 
 
-def test_3_4_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 3.4"):
-        checks.check_makes_checkerboard(stub_for("3.4"))
+def _reference_3_4(kernel, stride):
+    return upsampling.phase_sums(kernel, stride), upsampling.balanced_phases(kernel, stride)
 
 
-@pytest.mark.parametrize("mistake", WRONG_3_4)
-def test_3_4_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 3\.4 failed on case \d+ of 18") as failure:
-        checks.check_makes_checkerboard(WRONG_3_4[mistake])
-    assert "Hint:" in str(failure.value)
+def _flat(sums):
+    return bool(np.allclose(sums, sums.flat[0]))
 
 
-def test_3_4_failure_shows_the_counts():
-    with pytest.raises(AssertionError, match=r"(?s)kernel 2, stride 2.*\[1, 1\] times each \(even\)"):
-        checks.check_makes_checkerboard(WRONG_3_4["the known bad quiz answer (k = s = 2 uneven)"])
+MISTAKES_3_4 = {
+    "overlap counts instead of weights": lambda k, s: (lambda c: (c, _flat(c)))(_phases(np.ones_like(k), s)),
+    "phase means instead of sums": lambda k, s: (lambda m: (m, _flat(m)))(_phases(k, s, reduce=np.mean)),
+    "phases as blocks of neighbouring taps (t // s)": lambda k, s: (lambda b: (b, _flat(b)))(
+        _phases(k, s, group=lambda t, s: (t // s) % s)),
+    "rows and columns swapped": lambda k, s: (_phases(k, s, transpose=True), _flat(_phases(k, s))),
+    "flat decided by the overlap (k % s == 0)": lambda k, s: (_phases(k, s),
+                                                             k.shape[0] % s == 0 and k.shape[1] % s == 0),
+    "flat means every phase sums to 1": lambda k, s: (_phases(k, s), bool(np.allclose(_phases(k, s), 1))),
+    "flat by exact equality (no tolerance)": lambda k, s: (_phases(k, s), bool(np.all(_phases(k, s) ==
+                                                                                      _phases(k, s)[0, 0]))),
+    "flat from the row phases only": lambda k, s: (_phases(k, s), _flat(_phases(k, s).sum(axis=1))),
+    "only the phase sums returned": lambda k, s: _phases(k, s),
+    "flat as 0/1": lambda k, s: (_phases(k, s), int(_flat(_phases(k, s)))),
+}
+HINTS_3_4 = {
+    "overlap counts instead of weights": "You counted the taps",
+    "phase means instead of sums": "You averaged each phase",
+    "phases as blocks of neighbouring taps (t // s)": "not a block of neighbouring taps",
+    "rows and columns swapped": "Rows and columns are swapped",
+    "flat decided by the overlap (k % s == 0)": "follows the overlap",
+    "flat means every phase sums to 1": r"not sums\s+equal to 1",
+    "only the phase sums returned": r"expected a pair \(phase sums, flat\)",
+    "flat as 0/1": "expected True or False",
+}
+
+
+# --- Exercise 3.5: predict the ratio after two stacked layers -------------------------------------
+
+MISTAKES_3_5 = {
+    "one layer's ratio (2)": lambda: 2,
+    "the ratios multiply (2 · 2)": lambda: 4,
+    "the 2-D ratio (9)": lambda: 9,
+    "no artifact left (1)": lambda: 1,
+    "a string": lambda: "3",
+}
+
+
+SPECS = [
+    CheckSpec(checks.check_transposed_conv2d, reference=upsampling_checks._full_transposed_conv, learner=_scatter,
+              mistakes=MISTAKES_3_1, hints=HINTS_3_1, passed=r"6 random cases",
+              hard_coded=memorised(checks.check_transposed_conv2d, upsampling_checks._full_transposed_conv,
+                                   key=lambda x, k, s: (x.tobytes(), k.tobytes(), s))),
+    CheckSpec(checks.check_bilinear_kernel, reference=upsampling.bilinear_kernel, learner=_bilinear,
+              mistakes=MISTAKES_3_2, hints=HINTS_3_2, passed=r"8 \(factor, channels\) cases",
+              hard_coded=memorised(checks.check_bilinear_kernel, upsampling.bilinear_kernel,
+                                   key=lambda f, c: (f, c))),
+    CheckSpec(checks.check_transposed_conv_output_size, reference=upsampling.transposed_conv_output_size,
+              learner=_size_by_picture, mistakes=MISTAKES_3_3, hints=HINTS_3_3, passed=r"22 cases",
+              hard_coded=memorised(checks.check_transposed_conv_output_size, upsampling.transposed_conv_output_size,
+                                   key=lambda *args: args)),
+    CheckSpec(checks.check_analyse_phases, reference=_reference_3_4, learner=_learner_3_4, mistakes=MISTAKES_3_4,
+              hints=HINTS_3_4, passed=r"10 kernels",
+              hard_coded=memorised(checks.check_analyse_phases, _reference_3_4,
+                                   key=lambda k, s: (k.tobytes(), k.shape, s))),
+    CheckSpec(checks.check_stacked_checkerboard_prediction, reference=lambda: 3.0, learner=lambda: 3,
+              mistakes=MISTAKES_3_5, hints={"a string": "must be a number"}, passed=r"measured 3\)",
+              call=lambda answer: checks.check_stacked_checkerboard_prediction(prediction_of(answer))),
+]
+globals().update(check_tests(SPECS))
+
+
+# --- what the tables rest on -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("graded", [False, True])
+def test_3_3_cases_are_what_keras_returns(graded, monkeypatch):
+    if graded:
+        monkeypatch.setenv(GRADING_SEED_ENV, str(GRADING_SEED))
+    for n, k, s, padding, p in upsampling_checks.size_cases():
+        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
+                                             output_padding=None if p is None else (p, 0))
+        assert layer.compute_output_shape((1, n, 1, 1))[1] == upsampling.transposed_conv_output_size(n, k, s, padding, p)
+    for n, k, s, padding, p in upsampling_checks._SIZE_CASES:  # the visible ones also run through the layer
+        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
+                                             output_padding=None if p is None else (p, 0))
+        assert tuple(layer(np.zeros((1, n, 1, 1), np.float32)).shape)[1] == layer.compute_output_shape((1, n, 1, 1))[1]
+
+
+def test_3_3_graded_cases_differ_from_the_visible_ones(monkeypatch):
+    visible = upsampling_checks.size_cases()
+    monkeypatch.setenv(GRADING_SEED_ENV, str(GRADING_SEED))
+    assert upsampling_checks.size_cases() != visible
+
+
+def test_3_4_cases_cover_what_the_exercise_promises():
+    kinds = {"flat, uneven overlap": 0, "flat, even overlap": 0, "not flat, even overlap": 0,
+             "not flat, uneven overlap": 0}
+    for _, kernel, stride in upsampling_checks.phase_cases():
+        # the truth is what a transposed convolution of ones does in its interior
+        out = upsampling.transposed_conv2d(np.ones((6, 6, 1)), kernel[:, :, None, None], stride)[..., 0]
+        top, left = -(-kernel.shape[0] // stride) * stride, -(-kernel.shape[1] // stride) * stride
+        np.testing.assert_allclose(out[top:top + stride, left:left + stride], upsampling.phase_sums(kernel, stride),
+                                   atol=1e-9)
+        flat = upsampling.balanced_phases(kernel, stride)
+        uneven = kernel.shape[0] % stride != 0 or kernel.shape[1] % stride != 0
+        kinds[f"{'flat' if flat else 'not flat'}, {'uneven' if uneven else 'even'} overlap"] += 1
+    assert all(kinds.values()), kinds
+
+
+def test_3_5_measurement_agrees_with_keras():
+    row = np.ones((1, 1, 12, 1), np.float32)
+    for _ in range(upsampling_checks.STACKED_LAYERS):
+        layer = keras.layers.Conv2DTranspose(1, (1, upsampling_checks.STACKED_KERNEL),
+                                             strides=(1, upsampling_checks.STACKED_STRIDE), use_bias=False,
+                                             kernel_initializer="ones")
+        row = np.asarray(layer(row))
+    values = row[0, 0, 6:-6, 0]  # away from both ends
+    assert values.max() / values.min() == pytest.approx(3.0)
+    interior = upsampling_checks.stacked_interior()
+    assert interior.max() / interior.min() == pytest.approx(3.0)
+
+
+def test_3_4_refuses_the_course_functions():
+    for borrowed in (upsampling.phase_sums, upsampling.balanced_phases):
+        with pytest.raises(CaseFailure, match="the course's own answer"):
+            checks.check_analyse_phases(borrowed)
+
+
+def test_3_4_failure_names_the_range_of_the_phase_sums():
+    with pytest.raises(CaseFailure, match=r"(?s)case 2 of 10 \(the ×3 bilinear kernel.*flat: expected True, "
+                                          r"received False: the phase sums run from 1 to 1"):
+        checks.check_analyse_phases(MISTAKES_3_4["flat decided by the overlap (k % s == 0)"])
+
+
+def test_3_1_stride_hint_comes_first():
+    with pytest.raises(CaseFailure) as failure:
+        checks.check_transposed_conv2d(MISTAKES_3_1["stride forgotten (copies one pixel apart)"])
+    assert "case 1 of 6" in str(failure.value) and "(i*stride, j*stride)" in str(failure.value)
+
+
+def test_3_3_hint_does_not_give_the_formula_away():
+    with pytest.raises(CaseFailure) as failure:
+        checks.check_transposed_conv_output_size(MISTAKES_3_3["output_padding ignored"])
+    message = str(failure.value)
+    for formula in ("n*s + max", "(n - 1)*s + k - 2", "(n - 1) * s + k - 2"):
+        assert formula not in message

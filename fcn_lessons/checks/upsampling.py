@@ -1,4 +1,19 @@
-"""Checks for lesson 03's exercises: transposed convolution, bilinear kernels, checkerboards."""
+"""Checks for lesson 03's exercises: transposed convolution, bilinear kernels, output sizes, phase sums.
+
+=========  ===========================================  ==========================================
+exercise   the learner writes                           check
+=========  ===========================================  ==========================================
+3.1        ``transposed_conv2d(x, kernel, stride)``      :func:`check_transposed_conv2d`
+3.2        ``bilinear_kernel(factor, channels)``         :func:`check_bilinear_kernel`
+3.3        ``transposed_conv_output_size(n, k, s, ...)``  :func:`check_transposed_conv_output_size`
+3.4        ``analyse_phases(kernel, stride)``            :func:`check_analyse_phases`
+3.5        ``PREDICTION`` (predict, then run)            :func:`check_stacked_checkerboard_prediction`
+=========  ===========================================  ==========================================
+
+Every check draws (some of) its cases from :func:`~fcn_lessons.checks._core.case_rng`, so a
+graded run (``FCN_LESSONS_CHECK_SEED``) sees cases the learner has not seen; 3.5 asks for
+one number about a fixed setting, which the learner predicts before running it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +22,22 @@ import numbers
 import numpy as np
 
 from fcn_lessons import upsampling
-from fcn_lessons.checks._core import case_rng, cases, describe, exercise_check, passed
+from fcn_lessons.checks._core import case_rng, cases, check_prediction, describe, exercise_check, passed
 
 __all__ = [
     "check_transposed_conv2d", "check_bilinear_kernel", "check_transposed_conv_output_size",
-    "check_makes_checkerboard",
+    "check_analyse_phases", "check_stacked_checkerboard_prediction",
 ]
 
 _SEED = 303  # the checks draw their own random cases; the learner's seed is untouched
 
 
-def _close(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-5))
+def _close(a, b, atol: float = 1e-5) -> bool:
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol))
 
 
 # --- Exercise 3.1 ---------------------------------------------------------------------------
@@ -30,6 +48,26 @@ def _full_transposed_conv(x, kernel, stride):
     kh, kw = kernel.shape[:2]
     out = upsampling.transposed_conv2d(x, kernel, stride, "valid")
     return out[:(h - 1) * stride + kh, :(w - 1) * stride + kw]
+
+
+def _stride_forgotten(received, x, kernel, stride) -> bool:
+    """Copies one pixel apart: the stride-1 result, alone or in the top-left of a right-sized output."""
+    if stride == 1:
+        return False
+    one_apart = _full_transposed_conv(x, kernel, 1)
+    if _close(received, one_apart, 1e-4):
+        return True
+    got = np.asarray(received) if isinstance(received, np.ndarray) else None
+    if got is None or got.ndim != 3 or got.shape[0] < one_apart.shape[0] or got.shape[1] < one_apart.shape[1]:
+        return False
+    corner = got[:one_apart.shape[0], :one_apart.shape[1]]
+    rest = got.copy()
+    rest[:one_apart.shape[0], :one_apart.shape[1]] = 0
+    return _close(corner, one_apart, 1e-4) and not np.abs(rest).max() > 1e-6
+
+
+_STRIDE_HINT = ("The stride is missing: the copy of x[i, j] must start at output pixel (i*stride, j*stride), not "
+                "at (i, j). Copies start stride pixels apart; that is what makes the output larger than the input.")
 
 
 @exercise_check("3.1")
@@ -44,9 +82,9 @@ def check_transposed_conv2d(fn) -> None:
         (3, 3, 1, 1, (3, 3), 2), (4, 5, 2, 2, (4, 4), 2), (5, 4, 3, 2, (3, 3), 1),
         (3, 4, 2, 3, (2, 5), 3), (4, 4, 3, 3, (5, 5), 3), (2, 3, 1, 2, (1, 1), 2),
     ]
-    hint = ("Start from zeros of shape ((H-1)*s + kh, (W-1)*s + kw, C_out). For every input pixel "
-            "(i, j) and kernel offset (a, b), add kernel[a, b] @ x[i, j] to out[i*s + a, j*s + b] "
-            "(+=: overlapping copies add up). The kernel's last axis is C_in, and nothing is flipped.")
+    hint = ("Compare with the scatter-add picture (lesson 03, section 3.1): one copy of the kernel per input "
+            "pixel, weighted by that pixel, copies stride pixels apart, overlaps added up. A Conv2DTranspose "
+            "kernel is (kh, kw, C_out, C_in).")
     descriptions = [f"x {h}×{w}×{cin}, kernel {k[0]}×{k[1]} with {cin}->{cout} channels, stride {s}"
                     for h, w, cin, cout, k, s in configs]
     for case, (h, w, cin, cout, (kh, kw), s) in zip(cases("3.1", descriptions, hint), configs):
@@ -55,11 +93,13 @@ def check_transposed_conv2d(fn) -> None:
         received = case.call(fn, x.copy(), kernel.copy(), s)
         expected = _full_transposed_conv(x, kernel, s)
         specific = None
-        if _close(received, _full_transposed_conv(x, kernel[::-1, ::-1], s)):
+        if _stride_forgotten(received, x, kernel, s):
+            specific = _STRIDE_HINT
+        elif _close(received, _full_transposed_conv(x, kernel[::-1, ::-1], s), 1e-4):
             specific = ("Your result is the transposed convolution with the kernel flipped. The scatter-add "
                         "places kernel[a, b] at offset (a, b) as it is: no flip (a flip appears only when you "
                         "rewrite it as a convolution of a zero-stuffed input).")
-        elif cin == cout and _close(received, _full_transposed_conv(x, kernel.transpose(0, 1, 3, 2), s)):
+        elif cin == cout and _close(received, _full_transposed_conv(x, kernel.transpose(0, 1, 3, 2), s), 1e-4):
             specific = ("The channel axes are swapped: a Conv2DTranspose kernel is (kh, kw, C_out, C_in), so "
                         "kernel[a, b] is a (C_out, C_in) matrix and kernel[a, b] @ x[i, j] has C_out values.")
         case.assert_close(received, expected, what="transposed convolution", atol=1e-4, hint=specific)
@@ -68,13 +108,24 @@ def check_transposed_conv2d(fn) -> None:
 
 # --- Exercise 3.2 ---------------------------------------------------------------------------
 
+def _tent(factor: int, centre: float) -> np.ndarray:
+    size = 2 * factor - factor % 2
+    taps = 1 - np.abs(np.arange(size) - centre) / factor
+    return np.outer(taps, taps)
+
+
 @exercise_check("3.2")
 def check_bilinear_kernel(fn) -> None:
-    """Exercise 3.2: ``fn(factor, channels) -> (k, k, channels, channels)`` bilinear kernel."""
-    configs = [(2, 1), (2, 3), (1, 2), (3, 2), (4, 4), (5, 1), (8, 2)]
-    hint = ("Size k = 2*factor - factor % 2; centre c = factor - 0.5 for an even k, factor - 1 for an odd "
-            "k; tap (a, b) weighs (1 - |a - c| / factor) * (1 - |b - c| / factor); put that filter at "
-            "[:, :, i, i] for every channel i and leave the rest zero.")
+    """Exercise 3.2: ``fn(factor, channels) -> (k, k, channels, channels)`` bilinear kernel.
+
+    Three fixed cases (×2 for one and three channels, ×1, ×3) and four drawn from the
+    check's generator (factors 2-9, 1-4 channels).
+    """
+    rng = case_rng(_SEED + 2)
+    configs = [(2, 1), (2, 3), (1, 2), (3, 2)]
+    configs += [(int(rng.integers(2, 10)), int(rng.integers(1, 5))) for _ in range(4)]
+    hint = ("Build the 1-D tent first (size 2*factor - factor % 2, 1 at the kernel's middle, falling by "
+            "1/factor per tap), take its outer product with itself, and place it at [:, :, i, i] only.")
     descriptions = [f"factor {f}, {c} channel{'s' if c > 1 else ''}" for f, c in configs]
     for case, (factor, channels) in zip(cases("3.2", descriptions, hint), configs):
         received = case.call(fn, factor, channels)
@@ -92,37 +143,49 @@ def check_bilinear_kernel(fn) -> None:
                 specific = ("Your kernel sums to 1; the bilinear kernel sums to factor² (each output pixel "
                             "receives weights from several kernel copies that add up to 1).")
             elif factor % 2 == 0 and _close(got[..., 0, 0], _tent(factor, factor - 1)):
-                specific = ("Your centre is factor - 1 for an even kernel: that aligns pixel corners "
-                            "(align_corners-style), shifting the output by half an input pixel. Use factor - 0.5.")
+                specific = ("Your tent peaks at tap factor - 1 of an even-sized kernel, half a tap off its middle "
+                            "(k - 1) / 2 = factor - 0.5: the output shifts by half an output pixel. Centre the tent "
+                            "on the kernel's middle.")
+            elif factor % 2 == 1 and _close(got[..., 0, 0], _tent(factor, factor - 0.5)):
+                specific = ("For an odd factor the kernel has 2*factor - 1 taps, so its middle is tap "
+                            "(k - 1) / 2 = factor - 1, not factor - 0.5.")
         case.assert_close(received, expected, what="bilinear kernel", atol=1e-6, hint=specific)
     print(f"Exercise 3.2 passed: {len(configs)} (factor, channels) cases match the FCN bilinear kernel.")
 
 
-def _tent(factor: int, centre: float) -> np.ndarray:
-    size = 2 * factor - factor % 2
-    taps = 1 - np.abs(np.arange(size) - centre) / factor
-    return np.outer(taps, taps)
-
-
 # --- Exercise 3.3 ---------------------------------------------------------------------------
 
-_SIZE_CASES = [  # (input_size, kernel_size, stride, padding, output_padding)
+_SIZE_CASES = [  # (input_size, kernel_size, stride, padding, output_padding): the visible, fixed ones
     (4, 4, 2, "valid", None), (7, 3, 1, "valid", None), (5, 64, 32, "valid", None),
     (4, 1, 2, "valid", None), (6, 2, 3, "valid", None), (4, 4, 2, "same", None),
     (5, 3, 2, "same", None), (9, 16, 8, "same", None), (4, 3, 2, "same", 1), (4, 4, 2, "same", 1),
     (6, 5, 3, "same", 2), (3, 3, 2, "valid", 1), (5, 6, 4, "same", 1), (8, 7, 1, "same", 0),
 ]
+_RANDOM_SIZE_CASES = 8
+
+
+def size_cases() -> list[tuple]:
+    """Exercise 3.3's cases: the fixed ones, then ``_RANDOM_SIZE_CASES`` drawn from ``case_rng``."""
+    rng = case_rng(_SEED + 3)
+    drawn = []
+    for _ in range(_RANDOM_SIZE_CASES):
+        n, k, s = int(rng.integers(2, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 6))
+        padding = ("valid", "same")[int(rng.integers(0, 2))]
+        p = None if rng.uniform() < 0.5 else int(rng.integers(0, s))
+        drawn.append((n, k, s, padding, p))
+    return _SIZE_CASES + drawn
 
 
 @exercise_check("3.3")
 def check_transposed_conv_output_size(fn) -> None:
     """Exercise 3.3: ``fn(input_size, kernel_size, stride, padding, output_padding=None) -> int``."""
-    hint = ("Without output_padding Keras returns n*s + max(k - s, 0) for 'valid' and n*s for 'same'. With "
-            "output_padding p it returns (n - 1)*s + k - 2*pad + p, where pad = k // 2 for 'same' and 0 for "
-            "'valid'.")
-    descriptions = [f"n={n}, k={k}, s={s}, padding={padding!r}, output_padding={p}"
-                    for n, k, s, padding, p in _SIZE_CASES]
-    for case, (n, k, s, padding, p) in zip(cases("3.3", descriptions, hint), _SIZE_CASES):
+    all_cases = size_cases()
+    hint = ("Draw the copies of a short row (the lesson's scatter-add picture): where does the last copy start, "
+            "and where does it end? 'same' asks for exactly stride times the input; 'valid' keeps every pixel a "
+            "copy reaches, and a copy slot of stride pixels per input pixel even where the kernel is shorter. "
+            "With output_padding, Keras computes the length from the padding it assumes (k // 2 for 'same').")
+    descriptions = [f"n={n}, k={k}, s={s}, padding={padding!r}, output_padding={p}" for n, k, s, padding, p in all_cases]
+    for case, (n, k, s, padding, p) in zip(cases("3.3", descriptions, hint), all_cases):
         received = case.call(fn, n, k, s, padding, p)
         expected = upsampling.transposed_conv_output_size(n, k, s, padding, p)
         if isinstance(received, bool) or not isinstance(received, numbers.Integral):
@@ -130,42 +193,151 @@ def check_transposed_conv_output_size(fn) -> None:
                             hint="Use integer arithmetic (//, not /) and return an int.")
         if received != expected:
             specific = None
-            if received == (n - 1) * s + k:
-                specific = ("(n - 1)*s + k is the full scatter-add; Keras then crops it for 'same', extends "
-                            "it for output_padding, and pads it to n*s when k < s.")
+            if received == (n - 1) * s + k and padding == "same":
+                specific = "That is the whole scatter-add; 'same' crops it (or extends it) to what it promises."
+            elif received == (n - 1) * s + k and k < s:
+                specific = ("With k < s the copies leave gaps after the last one, and Keras keeps a full stride "
+                            "slot for every input pixel: count the pixels the last slot owns, not only the copy.")
             elif received == (n - 1) * k + s:
                 specific = "Stride and kernel size are swapped: copies start every s pixels and are k wide."
+            elif received == (n - k) // s + 1 or received == n:
+                specific = ("That is a convolution's output size (or the input's). A transposed convolution "
+                            "goes the other way: every input pixel adds a copy, stride pixels after the last.")
             raise case.fail(f"expected {expected}, received {received}", hint=specific)
-    print(f"Exercise 3.3 passed: {len(_SIZE_CASES)} cases give Keras' Conv2DTranspose output size.")
+    print(f"Exercise 3.3 passed: {len(all_cases)} cases give Keras' Conv2DTranspose output size.")
 
 
 # --- Exercise 3.4 ---------------------------------------------------------------------------
 
-_PAIRS = [(2, 2), (4, 2), (3, 2), (1, 2), (1, 1), (5, 1), (3, 3), (5, 3), (6, 3), (9, 3), (6, 4),
-          (8, 4), (12, 8), (16, 8), (64, 32), (7, 7), (10, 4), (2, 3)]
+def _balanced_kernel(rng, shape, stride, *, total: float, signed: bool = False) -> np.ndarray:
+    """A random kernel whose phases all sum to ``total``: hand-made balance, uneven overlap allowed."""
+    kernel = rng.uniform(-1, 1, shape) if signed else rng.uniform(0.2, 1, shape)
+    for p in range(stride):
+        for q in range(stride):
+            phase = kernel[p::stride, q::stride]
+            if phase.size:
+                phase += (total - phase.sum()) / phase.size
+    return kernel
+
+
+def _rows_only_balanced(rng, stride: int) -> np.ndarray:
+    """Balanced along the rows (its row phases sum alike), not as a 2-D kernel."""
+    column = _balanced_kernel(rng, (2 * stride + 1, 1), stride, total=1.0)[:, 0]
+    row = rng.uniform(0.2, 1, 2 * stride + 1)
+    return np.outer(column, row)
+
+
+def phase_cases() -> list[tuple[str, np.ndarray, int]]:
+    """Exercise 3.4's cases: (description, (kh, kw) kernel, stride); some drawn from ``case_rng``."""
+    rng = case_rng(_SEED + 4)
+    uniform_s = int(rng.integers(2, 5))
+    balanced_s = int(rng.integers(2, 4))
+    signed_s = int(rng.integers(2, 4))
+    return [
+        ("the ×2 bilinear kernel, stride 2 (k = 2s)", upsampling.bilinear_kernel(2, 1)[..., 0, 0], 2),
+        ("the ×3 bilinear kernel, stride 3 (k = 5)", upsampling.bilinear_kernel(3, 1)[..., 0, 0], 3),
+        ("a uniform 3×3 kernel, stride 2", np.ones((3, 3)), 2),
+        ("a random positive 4×4 kernel, stride 2", rng.uniform(0.1, 1, (4, 4)), 2),
+        (f"a hand-balanced {2 * balanced_s + 1}×{2 * balanced_s + 1} kernel, stride {balanced_s} (uneven overlap)",
+         _balanced_kernel(rng, (2 * balanced_s + 1,) * 2, balanced_s, total=float(rng.uniform(0.5, 3))), balanced_s),
+        (f"a uniform {uniform_s + 1}×{uniform_s + 2} kernel, stride {uniform_s}",
+         np.ones((uniform_s + 1, uniform_s + 2)), uniform_s),
+        ("a 2×2 kernel, stride 3 (k < s: some pixels get no copy)", rng.uniform(0.1, 1, (2, 2)), 3),
+        ("a kernel balanced along its rows only, stride 2", _rows_only_balanced(rng, 2), 2),
+        (f"a hand-balanced 7×4 kernel with negative taps, stride {signed_s}",
+         _balanced_kernel(rng, (7, 4), signed_s, total=float(rng.uniform(-1, 1)), signed=True), signed_s),
+        ("FCN-AlexNet's 63-tap bilinear kernel, stride 32", np.outer(*[upsampling.bilinear_taps(32, 63)] * 2), 32),
+    ]
+
+
+def _phase_diagnosis(sums, kernel, stride, expected) -> str | None:
+    """A hint naming the mistake, when ``sums`` matches one."""
+    kh, kw = kernel.shape
+    if _close(sums, upsampling.overlap_counts((kh, kw), stride, (stride, stride)), 1e-6) and not _close(sums, expected):
+        return "You counted the taps of each phase; add up their weights instead (a phase sum is a total weight)."
+    means = np.array([[kernel[p::stride, q::stride].mean() if kernel[p::stride, q::stride].size else 0.0
+                       for q in range(stride)] for p in range(stride)])
+    if _close(sums, means, 1e-6):
+        return "You averaged each phase; sum it: phases with more taps receive more kernel copies."
+    if _close(sums, expected.T, 1e-6):
+        return "Rows and columns are swapped: sums[p, q] belongs to the taps kernel[a, b] with a % s == p, b % s == q."
+    blocks = np.array([[kernel[p * stride:(p + 1) * stride, q * stride:(q + 1) * stride].sum() for q in range(stride)]
+                       for p in range(stride)])
+    if _close(sums, blocks, 1e-6):
+        return "A phase is not a block of neighbouring taps: taps s apart (t % s equal) land on the same pixels."
+    return None
 
 
 @exercise_check("3.4")
-def check_makes_checkerboard(fn) -> None:
-    """Exercise 3.4: ``fn(kernel_size, stride) -> bool``, True when the overlap is uneven.
+def check_analyse_phases(fn) -> None:
+    """Exercise 3.4: ``fn(kernel (kh, kw), stride) -> (sums (s, s), flat)``.
 
-    The truth comes from counting kernel copies (``upsampling.overlap_counts``), not from a
-    formula: a checkerboard appears exactly when some output pixels of the stride grid
-    receive more copies than others.
+    ``sums[p, q]`` is the total weight of the taps ``kernel[a, b]`` with ``a % s == p`` and
+    ``b % s == q``; ``flat`` says whether a constant input comes out flat in the interior
+    (all phase sums equal, up to float rounding). Cases: bilinear kernels (flat, even with
+    uneven overlap), uniform and random kernels (not flat), and hand-made balanced kernels
+    with uneven overlap (flat), some drawn from the check's generator.
     """
-    hint = ("Output pixel o (in the interior) receives the kernel taps t in 0..k-1 with t ≡ o (mod s). "
-            "Count them for each o in 0..s-1: a checkerboard appears when the counts differ. "
-            "k = s and k = 2s give equal counts.")
-    descriptions = [f"kernel {k}, stride {s}" for k, s in _PAIRS]
-    for case, (k, s) in zip(cases("3.4", descriptions, hint), _PAIRS):
-        counts = upsampling.overlap_counts(k, s, (s, s))
-        expected = bool(counts.min() != counts.max())
-        received = case.call(fn, k, s)
-        if not isinstance(received, (bool, np.bool_)):
-            raise case.fail(f"expected True or False, received {describe(received)}")
-        if bool(received) != expected:
-            row = upsampling.overlap_counts((1, k), (1, s), (1, s))[0].tolist()
-            raise case.fail(
-                f"expected {expected}, received {bool(received)}: the copies of a {k}-tap kernel at stride {s} "
-                f"cover the {s} output phases {row} times each ({'uneven' if expected else 'even'})")
-    print(f"Exercise 3.4 passed: {len(_PAIRS)} (kernel, stride) pairs classified as their overlap counts say.")
+    all_cases = phase_cases()
+    hint = ("Tap (a, b) of every copy lands on output pixels whose position mod s is (a % s, b % s). For a constant "
+            "input c, an interior pixel of phase (p, q) is c times the sum of those taps. Flat means all s×s of "
+            "these sums are equal (compare with a tolerance: they are floats).")
+    descriptions = [description for description, _, _ in all_cases]
+    for case, (description, kernel, stride) in zip(cases("3.4", descriptions, hint), all_cases):
+        result = case.call(fn, kernel.copy(), stride)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise case.fail(f"expected a pair (phase sums, flat), received {describe(result)}")
+        sums, flat = result
+        expected = upsampling.phase_sums(kernel, stride)
+        case.assert_close(sums, expected, what="phase sums", atol=1e-6, rtol=1e-6,
+                          hint=_phase_diagnosis(sums, kernel, stride, expected))
+        truth = upsampling.balanced_phases(kernel, stride)
+        if not isinstance(flat, (bool, np.bool_)):
+            raise case.fail(f"flat: expected True or False, received {describe(flat)}")
+        if bool(flat) != truth:
+            uneven = upsampling.uneven_overlap(kernel.shape[0], stride) or upsampling.uneven_overlap(kernel.shape[1],
+                                                                                                   stride)
+            specific = None
+            if truth and not np.isclose(expected.mean(), 1.0):
+                specific = ("All phase sums are equal here, though not 1 (and the copies may overlap unevenly): a "
+                            "constant comes out as another constant, which is flat. Flat needs equal sums, not sums "
+                            "equal to 1.")
+            elif bool(flat) == (not uneven):
+                specific = ("Your flatness follows the overlap (k % s), not the weights. Overlap counts copies; "
+                            "what the output holds is their weight: equal phase sums mean flat, whatever the overlap.")
+            raise case.fail(f"flat: expected {truth}, received {bool(flat)}: the phase sums run from "
+                            f"{expected.min():.4g} to {expected.max():.4g}", hint=specific)
+    print(f"Exercise 3.4 passed: {len(all_cases)} kernels, phase sums and flatness right (bilinear, uniform, random, "
+          f"hand-balanced).")
+
+
+# --- Exercise 3.5 (predict, then run) --------------------------------------------------------
+
+STACKED_LAYERS = 2  # exercise 3.5: two stacked transposed convolutions ...
+STACKED_KERNEL, STACKED_STRIDE = 3, 2  # ... each with 3 uniform taps (all 1) and stride 2, on a row of ones
+
+
+def stacked_interior() -> np.ndarray:
+    """Exercise 3.5's measurement: a row of ones through the stacked layers, its interior."""
+    from fcn_lessons import upsampling_demos
+
+    return upsampling_demos.stack_on_constant([(np.ones(STACKED_KERNEL), STACKED_STRIDE)] * STACKED_LAYERS)
+
+
+@exercise_check("3.5")
+def check_stacked_checkerboard_prediction(prediction) -> None:
+    """Exercise 3.5 ("predict, then run"): how uneven is a constant after two stacked k=3, s=2 layers?
+
+    One transposed convolution with 3 uniform taps and stride 2 turns a row of ones into
+    2, 1, 2, 1, ... (largest / smallest = 2). The learner predicts that ratio after a second,
+    identical layer; the check measures it with ``upsampling_demos.stack_on_constant``.
+    """
+    interior = stacked_interior()
+    period = STACKED_STRIDE ** STACKED_LAYERS
+    pattern = ", ".join(f"{v:g}" for v in interior[:period])
+    explanation = (f"After one layer the row is 2, 1, 2, 1, ... The second layer's even outputs each add two "
+                   f"neighbouring inputs (taps 0 and 2): always 2 + 1 = 3; its odd outputs copy one input (tap 1): "
+                   f"2 or 1 in turn. So the row repeats {pattern} (period {period} = 2·2): the artifacts compound "
+                   f"into a longer period and a larger ratio, 3 (in 2-D, 3² = 9), not 2 and not 2·2.")
+    check_prediction("3.5", prediction, float(interior.max() / interior.min()), what="largest / smallest interior value after "
+                     "two stacked layers", explanation=explanation, tolerance=0.05)
