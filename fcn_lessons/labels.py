@@ -120,9 +120,9 @@ def distance_to_boundary(masks, *, metric: str = "euclidean", ignore_label: int 
         masks: integer class ids.
         metric: "euclidean" (straight-line distance) or "chessboard" (max(|dy|, |dx|)).
             With "chessboard", distance >= r means the (2r - 1)×(2r - 1) square centred
-            on the pixel holds only its class: a field of that side sees no boundary.
-            With "euclidean" a pixel passes the same test when the square's corners (at
-            distance (r - 1)·√2 from it) touch another label.
+            on the pixel holds only its class (within the image): a field of that side
+            sees no boundary. With "euclidean" it only clears a disc: from r = 4 on, the
+            square's corners, (r - 1)·√2 >= r away, may hold another label.
         ignore_label: the void label (distance 0), or None to treat it as a class.
     """
     _validate.choice(metric, "metric", METRICS)

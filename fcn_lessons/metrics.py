@@ -399,13 +399,17 @@ def trimap_scores(labels, predictions, num_classes: int, width: float,
 # --- centres and edges of objects (lesson 02) -------------------------------------------------
 
 def _object_pixels(masks: np.ndarray, classes, ignore_label) -> np.ndarray:
-    """The pixels whose class counts: ``classes``, or every class but 0 (background) and void."""
-    if classes is not None:
-        return np.isin(masks, list(classes))
-    counted = masks != 0
+    """The pixels whose class counts: ``classes``, or every class but 0 (background); never void."""
+    counted = masks != 0 if classes is None else np.isin(masks, list(classes))
     if ignore_label is not None:
         counted &= masks != ignore_label
     return counted
+
+
+def _kept_scores(masks, predictions, num_classes: int, region) -> dict:
+    """``region_scores`` of object pixels; ``region`` never holds void, so nothing more is ignored
+    (a prediction of the void id at a void pixel is then no error)."""
+    return region_scores(masks, predictions, max(num_classes, 2), region, ignore_label=None)
 
 
 def _distance_inputs(masks, predictions, ignore_label, metric: str):
@@ -455,7 +459,7 @@ def accuracy_by_distance(masks, predictions, *, centre_distance: float, edge_dis
     result = {}
     for name, region in (("centre", counted & (distance >= centre_distance)),
                          ("edge", counted & (distance <= edge_distance))):
-        scores = region_scores(masks, predictions, max(num_classes, 2), region, ignore_label)
+        scores = _kept_scores(masks, predictions, num_classes, region)
         pixels = scores["num_pixels"]
         result[name] = {
             "pixel_accuracy": scores["pixel_accuracy"],
@@ -488,8 +492,8 @@ def accuracy_profile(masks, predictions, distances, *, classes=None, ignore_labe
         raise ValueError(f"distances must be at least two increasing bin edges, received {distances!r}.")
     masks, predictions, distance, num_classes = _distance_inputs(masks, predictions, ignore_label, metric)
     counted = _object_pixels(masks, classes, ignore_label)
-    bins = [region_scores(masks, predictions, max(num_classes, 2), counted & (distance >= lo) & (distance < hi),
-                          ignore_label) for lo, hi in zip(edges[:-1], edges[1:])]
+    bins = [_kept_scores(masks, predictions, num_classes, counted & (distance >= lo) & (distance < hi))
+            for lo, hi in zip(edges[:-1], edges[1:])]
     return {"pixel_accuracy": np.array([b["pixel_accuracy"] for b in bins]),
             "mean_accuracy": np.array([b["mean_accuracy"] for b in bins]),
             "pixels": np.array([b["num_pixels"] for b in bins])}

@@ -269,6 +269,82 @@ def test_trimap_scores():
     del rng
 
 
+# --- scores over the pixels a region keeps ----------------------------------------------------
+
+def test_region_scores_are_the_scores_of_the_kept_pixels():
+    rng = np.random.default_rng(11)
+    labels, predictions = _random_case(rng, (3, 17, 19), 4)
+    region = rng.uniform(size=labels.shape) < 0.4
+    kept = metrics.region_scores(labels, predictions, 4, region)
+    alone = metrics.segmentation_scores(metrics.confusion_matrix(labels[region], predictions[region], 4))
+    for name in metrics.SCORE_NAMES + ("num_pixels",):
+        assert kept[name] == pytest.approx(alone[name], nan_ok=True), name
+    everything = metrics.region_scores(labels, predictions, 4, np.ones(labels.shape, bool))
+    assert everything["mean_iou"] == metrics.segmentation_scores(metrics.confusion_matrix(labels, predictions, 4))["mean_iou"]
+    nothing = metrics.region_scores(labels, predictions, 4, np.zeros(labels.shape, bool))
+    assert nothing["num_pixels"] == 0 and np.isnan(nothing["pixel_accuracy"]) and np.isnan(nothing["mean_iou"])
+    scores = rng.normal(size=labels.shape + (4,))  # scores with a class axis: the argmax is taken
+    assert metrics.region_scores(labels, scores, 4, region)["num_pixels"] == kept["num_pixels"]
+
+
+@pytest.mark.parametrize("region, error, match", [
+    (np.ones((2, 3), bool), ValueError, r"region must be a bool mask of the labels' shape \(2, 4\)"),
+    (np.ones((2, 4), np.uint8), TypeError, "region must have a bool dtype"),
+])
+def test_region_scores_validate_the_region(region, error, match):
+    with pytest.raises(error, match=match):
+        metrics.region_scores(np.zeros((2, 4), np.uint8), np.zeros((2, 4), np.uint8), 2, region)
+
+
+def test_trimap_scores_are_region_scores_of_the_band():
+    labels, predictions = _random_case(np.random.default_rng(12), (2, 24, 24), 3)
+    labels[:, 6:18, 6:18] = 1  # some flat area, so the band is not everything
+    for width in (1, 2.5, 6):
+        band = metrics.boundary_band(labels, width)
+        trimap, region = metrics.trimap_scores(labels, predictions, 3, width), metrics.region_scores(
+            labels, predictions, 3, band)
+        assert all(np.array_equal(np.asarray(trimap[k]), np.asarray(region[k]), equal_nan=True) for k in trimap)
+
+
+def test_accuracy_by_distance_is_region_scores_of_centres_and_edges():
+    from fcn_lessons import labels as label_maps
+
+    from fcn_lessons import data
+
+    rng = np.random.default_rng(13)
+    _, masks = data.make_shapes(3, 48, seed=13, classes=["circle", "square", "triangle"])
+    predictions = np.where(rng.uniform(size=masks.shape) < 0.7, np.where(masks == 255, 0, masks),
+                           rng.integers(0, 4, masks.shape)).astype(np.uint8)
+    for metric in label_maps.METRICS:
+        result = metrics.accuracy_by_distance(masks, predictions, centre_distance=3, edge_distance=1, metric=metric)
+        distance = label_maps.distance_to_boundary(masks, metric=metric)
+        objects = (masks > 0) & (masks != 255)
+        centre = metrics.region_scores(masks, predictions, 4, objects & (distance >= 3))
+        assert result["centre"]["pixels"] == centre["num_pixels"] > 0
+        assert result["centre"]["mean_accuracy"] == centre["mean_accuracy"]
+        assert result["centre"]["predicted"].sum() == pytest.approx(1.0)
+    # distance >= 5: Euclidean clears a disc, chessboard the whole 9×9 square (its corners 5.7 px away)
+    euclidean = metrics.accuracy_by_distance(masks, predictions, centre_distance=5, edge_distance=1)
+    chessboard = metrics.accuracy_by_distance(masks, predictions, centre_distance=5, edge_distance=1,
+                                              metric="chessboard")
+    assert 0 < chessboard["centre"]["pixels"] < euclidean["centre"]["pixels"]
+    profile = metrics.accuracy_profile(masks, predictions, (1, 2, 4, 99), metric="chessboard")
+    assert profile["pixels"].sum() == ((masks > 0) & (masks != 255)).sum()
+
+
+def test_accuracy_by_distance_takes_ignore_label_and_still_the_old_void_label():
+    masks = np.zeros((1, 12, 12), np.uint8)
+    masks[0, 2:10, 2:10] = 1
+    masks[0, 0] = 7  # a data set whose void label is 7
+    new = metrics.accuracy_by_distance(masks, masks, centre_distance=3, edge_distance=1, ignore_label=7)
+    with pytest.warns(DeprecationWarning, match="accuracy_by_distance\\(void_label=...\\) is deprecated"):
+        old = metrics.accuracy_by_distance(masks, masks, centre_distance=3, edge_distance=1, void_label=7)
+    assert old["edge"]["pixels"] == new["edge"]["pixels"] and new["centre"]["pixel_accuracy"] == 1.0
+    with pytest.warns(DeprecationWarning, match="accuracy_profile\\(void_label=...\\) is deprecated"):
+        profile = metrics.accuracy_profile(masks, masks, (1, 99), void_label=7)
+    assert profile["pixels"].tolist() == [64]
+
+
 def test_a_model_compiled_with_the_metric_saves_and_loads(tmp_path):
     rng = np.random.default_rng(7)
     model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
