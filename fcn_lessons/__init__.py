@@ -1,24 +1,38 @@
 """fcn_lessons: the helper package of the course "Fully Convolutional Networks, bit by bit".
 
 Importing the package has no side effects: it neither imports TensorFlow nor seeds
-anything. Every notebook calls :func:`setup` once, in its first code cell.
+anything. Every notebook calls :func:`setup` once, in its first code cell. Submodules are
+imported on first use, so ``fcn_lessons.data`` works after a plain ``import fcn_lessons``.
 
-Submodules are imported on first use, so ``fcn_lessons.data`` works after a plain
-``import fcn_lessons``:
+The map. Concepts live in flat modules, one home each; a lesson imports them by name:
 
-- ``environment``: :func:`setup`, :func:`quick_mode`, :func:`by_mode`
-- ``labels``: ``VOID_LABEL`` (255), the one definition of the void class id
-- ``data``: the embedded shapes data set (and ``voc``: PASCAL VOC folders)
-- ``metrics``: the paper's four metrics, a streaming accumulator, a Keras mean IU
-- ``conv1x1``: dense layers as convolutions, convolutionalizing a classifier
-- ``receptive``: receptive fields, computed and measured
-- ``upsampling``: numpy references of every upsampling layer
-- ``checks``: the exercise checks
-- ``exercises`` / ``notebooks``: the course's own tooling (generating exercises,
-  executing and checking notebooks)
-- ``models``, ``viz``, ``timing``, ``widgets``: models the lessons train, pictures,
-  timing, interactive explorers
-- ``bench``: ``python -m fcn_lessons.bench ...``
+=========================  ==============================================================
+lesson                     concept modules
+=========================  ==============================================================
+00 setup and task          ``environment`` (:func:`setup`, :func:`quick_mode`,
+                           :func:`by_mode`), ``data`` (the shapes data set), ``labels``
+                           (void label, palette, borders), ``voc`` (VOC folders),
+                           ``metrics`` (the paper's four), ``viz``, ``task``
+01 conv 1×1 is dense       ``conv1x1`` (dense layers as convolutions), ``models``
+02 receptive fields        ``receptive`` (recurrence, Keras models, gradients, drawings),
+                           ``field_experiments``; ``labels`` (distance to a boundary) and
+                           ``metrics`` (scores over a region)
+03 upsampling              ``upsampling`` (numpy references), ``upsampling_demos``,
+                           ``photo`` (a real photograph, offline)
+04 FCN-32s                 ``models``, ``losses``, ``training``
+05 skip pyramid            ``models``, ``training``, ``metrics`` (trimap scores)
+06 training on GPU         ``pipeline`` (tf.data), ``augment``, ``distribute``, ``training``
+07 evaluate and debug      ``metrics``, ``viz``, ``evaluate`` (planned)
+=========================  ==============================================================
+
+Role subpackages mirror the concept names (``checks.receptive`` checks the exercises on
+``receptive``): ``checks`` (the exercise checks), ``widgets`` (the interactive explorers),
+``bench`` (``python -m fcn_lessons.bench NAME``: the measurements behind docs/RESULTS.md)
+and ``grade`` (``python -m fcn_lessons.grade``: the instructor's grader).
+
+The course's own tooling: ``exercises`` / ``notebooks`` (generating exercises, executing
+and checking notebooks), ``timing``, and ``_validate`` (one rule for each kind of argument:
+images, label maps, models).
 """
 
 import importlib
