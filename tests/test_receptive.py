@@ -11,6 +11,27 @@ from fcn_lessons import models, receptive
 L = keras.layers
 
 
+# --- the face: every name of the former receptive.py -----------------------------------------
+
+OLD_NAMES = ["Layer1D", "conv_step", "recurrence", "support_1d", "dilation_schedule", "ReceptiveField",
+             "receptive_fields", "field_table", "EmpiricalField", "unit_gradients", "empirical_receptive_field",
+             "distance_to_boundary", "accuracy_by_distance", "accuracy_profile", "coarse_oracle", "plot_box",
+             "draw_stack_1d", "_number", "_format"]  # the last two: used by checks and widgets
+
+
+def test_every_name_of_the_old_module_is_importable_from_the_face():
+    from fcn_lessons import labels, metrics
+    from fcn_lessons.receptive import drawing, gradients, keras_walker, recurrence1d
+
+    missing = [name for name in OLD_NAMES if not hasattr(receptive, name)]
+    assert not missing
+    assert set(receptive.__all__) <= set(dir(receptive))
+    assert receptive.recurrence is recurrence1d.recurrence and receptive.receptive_fields is keras_walker.receptive_fields
+    assert receptive.unit_gradients is gradients.unit_gradients and receptive.draw_stack_1d is drawing.draw_stack_1d
+    assert receptive.accuracy_by_distance is metrics.accuracy_by_distance
+    assert receptive.accuracy_profile is metrics.accuracy_profile and receptive.coarse_oracle is labels.coarse_oracle
+
+
 # --- the 1-D recurrence -------------------------------------------------------------------
 
 def test_recurrence_docstring_example():
