@@ -5,7 +5,8 @@
 #     - '0.1'
 #     - '0.2'
 #     - '0.3'
-#     fingerprint: 7399c9e125353c34
+#     - '0.4'
+#     fingerprint: b3c127554e2ca23b
 #     generated_from: solutions/00_setup_and_task.py
 #     kind: exercises
 #     lesson: '00'
@@ -25,21 +26,22 @@
 # %% [markdown]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/exercises/00_setup_and_task.ipynb)
 #
-# # Lesson 00 exercises: the confusion matrix and the paper's IU metrics
+# # Lesson 00 exercises: the confusion matrix and the paper's metrics
 #
-# Three exercises to go with `notebooks/00_setup_and_task.ipynb`: you compute the FCN
-# paper's scores yourself, from label maps to mean IU.
-#
+# Four exercises to go with `notebooks/00_setup_and_task.ipynb`: you compute the FCN
+# paper's scores yourself, from label maps to mean IU, and reason about what they say.
+
+# %% [markdown]
 # **How to work.** Edit the cells marked *exercise*: replace the
-# `raise NotImplementedError(...)` line with your code. Then run the *check* cell below
-# it. A check tries your function on several random cases against the course's reference;
-# it prints one line when all pass, and otherwise stops at the first failing case with
-# what was expected, what your code returned, and a hint. Checks are graded as shipped,
-# so there is nothing to gain by editing them.
+# `raise NotImplementedError(...)` line (or the `...`) with your code. Then run the
+# *check* cell below it. A check tries your function on several random cases against the
+# course's reference; it prints one line when all pass, and otherwise stops at the first
+# failing case with what was expected, what your code returned, and a hint. Checks are
+# graded as shipped, so there is nothing to gain by editing them. Each exercise has hints
+# above it, folded: open one only when you are stuck, the next only if you still are.
 #
-# Use numpy only (not `fcn_lessons.metrics`, which holds the reference answers).
-#
-# **Run time:** a few seconds on a CPU.
+# **Use numpy only** (not `fcn_lessons.metrics`, `sklearn.metrics` or `keras.metrics`,
+# which compute the answers). **Run time:** a few seconds on a CPU.
 
 # %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
@@ -57,7 +59,7 @@ ENV = fcn_lessons.setup(seed=0)
 
 import numpy as np
 
-from fcn_lessons import checks
+from fcn_lessons import checks, data
 
 # %% [markdown]
 # ## Exercise 0.1: the confusion matrix, void ignored
@@ -73,12 +75,29 @@ from fcn_lessons import checks
 #
 # Watch the dtype: the arrays may be `uint8`, where `21 * 20` does not fit.
 
+# %% [markdown]
+# <details><summary>Hint 1: which pixels count?</summary>
+#
+# Build one boolean array that says, per pixel, whether it is counted; index both arrays
+# with it. What is left are pairs (true class, predicted class).
+# </details>
+# <details><summary>Hint 2: counting pairs without a loop</summary>
+#
+# A loop over pixels adding 1 to `[label, prediction]` is right but slow. Turn each pair
+# into one integer that no other pair shares (the prediction is below `num_classes`),
+# then count how often each integer occurs: `np.bincount` does that.
+# </details>
+# <details><summary>Hint 3: the shape and the dtype</summary>
+#
+# `np.bincount`'s `minlength` makes the counts reshape into a square even when the last
+# classes never occur. Convert to `np.int64` before multiplying: uint8 wraps above 255.
+# </details>
+
 # %% tags=["exercise"]
+# Numpy only: not fcn_lessons.metrics, sklearn.metrics or keras.metrics (they hold the answer).
 def confusion_matrix(labels, predictions, num_classes, ignore_label=255):
     """labels, predictions: same-shape integer arrays -> (num_classes, num_classes) counts."""
     # Exercise 0.1: count (label, prediction) pairs into a num_classes × num_classes matrix, skipping void
-    # Hint: keep = labels != ignore_label selects the pixels to count.
-    # Hint: one integer per pair, num_classes * label + prediction, then np.bincount(..., minlength=num_classes**2).
     raise NotImplementedError("Exercise 0.1: count (label, prediction) pairs into a num_classes × num_classes matrix, skipping void")
 
 
@@ -97,12 +116,28 @@ checks.check_confusion_matrix(confusion_matrix)
 # predictions has IU 0/0: leave it out of the mean, as the paper's evaluation code does.
 # A class predicted but never labelled has IU 0, which counts. Return one float.
 
+# %% [markdown]
+# <details><summary>Hint 1: three numbers per class</summary>
+#
+# Every IU needs, for its class, the diagonal entry, the row sum and the column sum of the
+# matrix. numpy gives each of them for all classes at once (`np.diag`, `.sum(axis=...)`).
+# </details>
+# <details><summary>Hint 2: the union</summary>
+#
+# The pixels that are class i in the labels *or* the prediction: the row sum plus the
+# column sum counts the correct pixels twice. Compute the IU of every class as one array.
+# </details>
+# <details><summary>Hint 3: the undefined classes</summary>
+#
+# A class whose union is 0 gives 0/0. Let numpy make it NaN (inside
+# `np.errstate(invalid="ignore")`) and average with a mean that skips NaN values.
+# </details>
+
 # %% tags=["exercise"]
+# Numpy only: not fcn_lessons.metrics, sklearn.metrics or keras.metrics (they hold the answer).
 def mean_iou(confusion):
     """(C, C) confusion matrix, rows = true class -> mean IU as a float."""
     # Exercise 0.2: compute IU per class from the confusion matrix, then average the defined ones
-    # Hint: np.diag gives n_ii; .sum(axis=1) the row sums t_i; .sum(axis=0) the column sums.
-    # Hint: 0/0 gives NaN (silence the warning with np.errstate); np.nanmean skips NaN.
     raise NotImplementedError("Exercise 0.2: compute IU per class from the confusion matrix, then average the defined ones")
 
 
@@ -110,27 +145,91 @@ def mean_iou(confusion):
 checks.check_mean_iou(mean_iou)
 
 # %% [markdown]
-# ## Exercise 0.3: frequency weighted IU
+# ## Exercise 0.3: mean accuracy, and the all-background trap
 #
-# Write `frequency_weighted_iou(confusion)`: each class's IU weighted by its share of the
-# **labelled** pixels,
+# Write `mean_accuracy(confusion)`: each class's accuracy `n_ii / t_i` (the share of its
+# labelled pixels predicted right), averaged over the classes. A class with no labelled
+# pixel (`t_i = 0`) has no accuracy, even if it is predicted: leave it out of the mean.
 #
-# $$\text{f.w. IU} = \frac{1}{\sum_k t_k} \sum_i t_i\, \text{IU}_i$$
+# Then explain a trap. On the course data (lesson 00, section 4), background is 83% of the
+# labelled pixels and all five classes occur. A model predicts *background* for every
+# pixel. Which statement is true? Set `TRAP_ANSWER` to its letter:
 #
-# over the classes with `t_i > 0` (a class with no labelled pixel has weight 0, and maybe
-# an undefined IU). Return one float.
+# - **a**: its mean accuracy equals its pixel accuracy, 83%: both count its correct pixels.
+# - **b**: its mean accuracy is 20%, whatever the background share: background's accuracy
+#   is 1, each object class's 0, and the five classes count equally.
+# - **c**: its mean accuracy is undefined: the object classes are never predicted (0/0).
+# - **d**: its mean accuracy is 0: a model that finds no object has no accuracy.
+
+# %% [markdown]
+# <details><summary>Hint 1: one number changes from mean IU</summary>
+#
+# Accuracy and IU of class i have the same numerator. Which of the three numbers of
+# exercise 0.2 is the number of pixels *labelled* i?
+# </details>
+# <details><summary>Hint 2: which classes drop out</summary>
+#
+# A class drops out when its denominator is 0. For accuracy that is not the same set of
+# classes as for IU: think of a class that is predicted but never labelled.
+# </details>
+# <details><summary>Hint 3: the question</summary>
+#
+# Write the all-background model's confusion matrix for three classes: every count is in
+# column 0. Compute each class's accuracy from it, then average as the definition says.
+# </details>
 
 # %% tags=["exercise"]
-def frequency_weighted_iou(confusion):
-    """(C, C) confusion matrix, rows = true class -> frequency weighted IU as a float."""
-    # Exercise 0.3: weight each class's IU by its share of the labelled pixels
-    # Hint: the weights are the row sums divided by the total; they sum to 1.
-    # Hint: 0 * NaN is NaN: sum only over the classes with t_i > 0.
-    raise NotImplementedError("Exercise 0.3: weight each class's IU by its share of the labelled pixels")
+# Numpy only: not fcn_lessons.metrics, sklearn.metrics or keras.metrics (they hold the answer).
+# Exercise 0.3: mean accuracy over the labelled classes, and the letter of the true statement
+def mean_accuracy(confusion):
+    """(C, C) confusion matrix, rows = true class -> mean accuracy as a float."""
+    raise NotImplementedError("Exercise 0.3: mean accuracy over the labelled classes")
 
+
+TRAP_ANSWER = ...  # "a", "b", "c" or "d"
 
 # %% tags=["check"]
-checks.check_frequency_weighted_iou(frequency_weighted_iou)
+checks.check_mean_accuracy(mean_accuracy, TRAP_ANSWER)
+
+# %% [markdown]
+# ## Exercise 0.4: predict, then run
+#
+# The same all-background model, on the 300 scenes of lesson 00 (section 4): what is its
+# **mean IU**? Write your prediction as a fraction (0.25 for 25%); the check cell then
+# measures it and compares. The cell under this one prints the data's class shares, which
+# is all you need. Lesson 00 prints the answer in section 6: predict before you look.
+
+# %% [markdown]
+# <details><summary>Hint 1: the confusion matrix</summary>
+#
+# Every count is in column 0. For background, what is the intersection (labelled and
+# predicted background), and what is the union (labelled *or* predicted background)?
+# </details>
+# <details><summary>Hint 2: the object classes</summary>
+#
+# What is the intersection of a circle's labels with the pixels predicted as circle? What
+# IU follows, and do those classes count in the mean (is their union empty)?
+# </details>
+# <details><summary>Hint 3: putting it together</summary>
+#
+# Background's IU is a share you can read below. The mean runs over every class whose
+# union is not empty: how many are there?
+# </details>
+
+# %%
+COURSE_SCENES = {"num_images": 300, "image_size": 64, "seed": 1}  # the scenes of lesson 00, section 4
+_, course_masks = data.make_shapes(**COURSE_SCENES)
+labelled_pixels = np.count_nonzero(course_masks != data.VOID_LABEL)
+shares = np.bincount(course_masks.ravel(), minlength=256)[:data.NUM_CLASSES] / labelled_pixels
+print("share of the labelled pixels:", {name: round(float(s), 3) for name, s in zip(data.CLASS_NAMES, shares)})
+
+# %% tags=["exercise"]
+# Your prediction, a number; no code needed (and no fcn_lessons.metrics).
+# Exercise 0.4: predict the mean IU of the all-background model
+PREDICTION = ...  # a fraction, e.g. 0.25
+
+# %% tags=["check"]
+checks.check_all_background_prediction(PREDICTION)  # measures the model, then compares
 
 # %% [markdown]
 # ## What you built
@@ -139,8 +238,9 @@ checks.check_frequency_weighted_iou(frequency_weighted_iou)
 #   leave no trace in it.
 # - 0.2: mean IU, the paper's headline metric, with absent classes left out as in the
 #   authors' `score.py`.
-# - 0.3: frequency weighted IU, which weights classes by how many pixels they cover, so
-#   (like pixel accuracy) it is dominated by the background.
+# - 0.3: mean accuracy, and why a model that finds nothing still scores 83% pixel
+#   accuracy but only 20% mean accuracy.
+# - 0.4: the same model's mean IU, predicted from the class shares alone.
 #
 # With these you can score any segmentation. Next: lesson 01 builds the first network
 # that outputs one.

@@ -24,22 +24,24 @@
 # elsewhere that FCN is an object *detector*, or that it comes from Kaiming He: neither is
 # true.) Before building such a network, this lesson fixes what it must produce, the data
 # it learns from, and how its output is scored.
-#
+
+# %% [markdown]
 # **You will leave knowing**
 # - that your environment works, and what to do when it does not;
 # - how semantic segmentation differs from classification and detection, on one picture;
 # - what a label map is: class ids per pixel, the VOC palette, and the *void* label 255;
-# - the course's data set, why it is drawn the way it is, and how to read and write data
-#   in the PASCAL VOC layout (the course's data, your own, or VOC 2012 itself);
-# - the four metrics of the FCN paper, computed by hand and with code, and three traps:
-#   pixel accuracy alone, masks resized with bilinear interpolation, IoU fed with
-#   probabilities.
-#
+# - the course's data set, and the PASCAL VOC layout it is stored in;
+# - the four metrics of the FCN paper, and three traps: pixel accuracy alone, masks
+#   resized with interpolation, IoU fed with probabilities.
+
+# %% [markdown]
 # **Prerequisites:** numpy arrays; what a CNN classifier outputs (softmax class scores).
 # No earlier lesson.
 #
-# **Run time:** about 20 seconds on a laptop CPU; the same on a Colab GPU (nothing here
-# trains). The exercises for this lesson are in `exercises/00_setup_and_task.ipynb`.
+# **Run time:** about 10 seconds on a laptop CPU (measured: `docs/RESULTS.md`); nothing
+# here trains, so a GPU changes nothing. The kernel's peak memory is printed at the end.
+# The exercises are in `exercises/00_setup_and_task.ipynb`; exercise 0.4 asks you to
+# predict a number of section 6 *before* you run its cell.
 
 # %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
@@ -65,7 +67,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from fcn_lessons import data, metrics, viz, voc
+from fcn_lessons import data, environment, metrics, receptive, task, viz, voc
 
 # %% [markdown]
 # ## 1. The environment
@@ -95,14 +97,16 @@ assert int(ENV["keras"].split(".")[0]) >= 3, "the course needs Keras 3"
 # | `Note: KERAS_BACKEND is not 'tensorflow'` | unset `KERAS_BACKEND` (or set it to `tensorflow`), restart the kernel |
 # | `No GPU found` | fine for lessons 00-05, which run on a CPU; for lesson 06 use a GPU runtime (Colab: *Runtime > Change runtime type > GPU*) |
 # | a cell takes far longer than the run time above | check that quick mode is what you expect, and that no other notebook kernel is busy |
-#
+
+# %% [markdown]
 # ## 2. Classification, detection, segmentation: one picture, three answers
 #
 # Take one scene of the course's data set: shapes on a textured background.
 
 # %%
 SCENE_SIZE = 128  # pixels per side: large enough to see the details
-scene_images, scene_masks = data.make_shapes(1, SCENE_SIZE, seed=3, num_objects=(4, 4))
+SCENE_SEED = 32  # a scene whose objects stand apart (checked below)
+scene_images, scene_masks = data.make_shapes(1, SCENE_SIZE, seed=SCENE_SEED, num_objects=(4, 4))
 scene, scene_mask = scene_images[0], scene_masks[0]
 print("image:", scene.shape, scene.dtype, "  label map:", scene_mask.shape, scene_mask.dtype)
 print("classes:", dict(enumerate(data.CLASS_NAMES)), " void:", data.VOID_LABEL)
@@ -117,55 +121,68 @@ print("classes:", dict(enumerate(data.CLASS_NAMES)), " void:", data.VOID_LABEL)
 #   **label map** of the image's size. Two objects of the same class get the same label
 #   (telling them apart is *instance* segmentation, another task).
 #
-# FCN answers the third question. We derive the first two answers from the label map
-# (boxes around each connected region of a class) to put the three side by side:
+# FCN answers the third question. To put the three side by side we derive the first two
+# from the label map: the classes present, and a box around each connected region of a
+# class (`task.region_boxes`). In this scene no two objects touch, so each region is one
+# object and the boxes are what a detector should answer:
 
 # %%
-present = [data.CLASS_NAMES[c] for c in np.unique(scene_mask) if 0 < c < data.VOID_LABEL]
-boxes = []  # (class id, x, y, width, height) of each connected region of one class
-for class_id in range(1, data.NUM_CLASSES):
-    count, _, stats, _ = cv2.connectedComponentsWithStats((scene_mask == class_id).astype(np.uint8))
-    boxes += [(class_id, *stats[k, :4]) for k in range(1, count)]
-print("classification:", present)
-print("detection:", [(data.CLASS_NAMES[c], int(x), int(y), int(w), int(h)) for c, x, y, w, h in boxes])
-
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 4))
-axes[0].imshow(scene)
-axes[0].set_title("classification:\n" + ", ".join(present), fontsize=10)
-axes[1].imshow(scene)
-for class_id, x, y, w, h in boxes:
-    colour = viz.VOC_PALETTE[class_id] / 255
-    axes[1].add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=colour, linewidth=2))
-    axes[1].text(x, y - 2, data.CLASS_NAMES[class_id], color=colour, fontsize=9)
-axes[1].set_title("detection:\na class and a box per object", fontsize=10)
-viz.overlay(scene, scene_mask, alpha=0.6, ax=axes[2])
-axes[2].set_title("semantic segmentation:\na class for every pixel", fontsize=10)
-for ax in axes:
-    ax.set_axis_off()
-fig.legend(handles=viz.legend_handles(data.CLASS_NAMES), loc="lower center", ncol=6, frameon=False)
+boxes = task.region_boxes(scene_mask, data.NUM_CLASSES)
+assert task.lone_objects(scene_mask)  # every region is a whole object
+print("classification:", task.present_classes(scene_mask, data.CLASS_NAMES))
+print("detection:", [(data.CLASS_NAMES[c], x, y, w, h) for c, x, y, w, h in boxes])
+task.plot_three_tasks(scene, scene_mask, data.CLASS_NAMES, boxes=boxes)
 plt.show()
 
 # %% [markdown]
+# ### A label map knows classes, not objects
+#
+# Objects often overlap. Here is another scene, where a cross lies over a triangle and
+# cuts it in two: in the label map, the triangle is **two regions**, so a box per region
+# gives one triangle two boxes (one of them a 3-pixel sliver).
+
+# %%
+OCCLUDED_SEED = 3  # a scene where the cross covers part of a triangle
+TRIANGLE = data.CLASS_NAMES.index("triangle")
+WINDOW = (64, 30, 56, 60)  # (top, left, height, width) around the occluded triangle
+occluded_images, occluded_masks = data.make_shapes(1, SCENE_SIZE, seed=OCCLUDED_SEED, num_objects=(4, 4))
+print("every region a whole object?", task.lone_objects(occluded_masks[0]))
+top, left = WINDOW[:2]
+print("triangle regions in the window (x, y, width, height in the scene):",
+      [(x + left, y + top, w, h) for c, x, y, w, h in task.region_boxes(
+          occluded_masks[0][top:top + WINDOW[2], left:left + WINDOW[3]], data.NUM_CLASSES) if c == TRIANGLE])
+task.plot_label_zoom(occluded_images[0], occluded_masks[0], data.CLASS_NAMES, window=WINDOW, classes=(TRIANGLE,))
+plt.show()
+
+# %% [markdown]
+# This is the difference between the tasks, not a bug in the drawing. A detector is
+# trained on one box per *object*: VOC's annotation guidelines ask for "the bounding box
+# of the visible area of the object", containing all its visible pixels, so it would draw
+# one box around both visible parts. A semantic label map only says "triangle" for each
+# pixel: it cannot tell one occluded triangle from two triangles, nor two overlapping
+# triangles from one. Telling objects apart is what *instance* segmentation adds. FCN,
+# and this course, solve semantic segmentation.
+#
 # ## 3. Label maps, the palette and the void label
 #
 # A label map is just an integer array: one class id per pixel, 0 for background. Here
 # is a 10×12 patch across the left border of the circle, as numbers:
 
 # %%
-_, x, y, width, height = boxes[0]  # the circle's box
+CIRCLE = data.CLASS_NAMES.index("circle")
+_, x, y, width, height = next(box for box in boxes if box[0] == CIRCLE)
 top, left = y + height // 2 - 5, x - 6  # 10 rows around its middle, 12 columns across its left edge
 print(scene_mask[top:top + 10, left:left + 12])
 
 # %% [markdown]
 # The **255** entries are *void*: pixels on an object's outline, where it is ambiguous
 # which class the pixel belongs to (partly object, partly background). PASCAL VOC marks
-# such a band around every object, and also marks regions too hard to label, with 255; this
-# data set marks a 2-pixel band between any two labels in the same way. Void pixels are
-# **ignored**: the loss does not train on them, and the metrics do not count them. Two
-# bugs hide here: treating void as a 22nd class, and turning it into background (some
-# tutorials do that without saying so; it teaches the network that outlines are
-# background, and it distorts the scores, as section 6 shows).
+# such a band around every object, and also marks regions too hard to label, with 255;
+# this data set marks a 2-pixel band between any two labels in the same way. Void pixels
+# are **ignored**: the loss does not train on them, and the metrics do not count them.
+# Two bugs hide here: treating void as a 22nd class, and turning it into background (it
+# teaches the network that outlines are background, and it distorts the scores, as
+# section 6 shows).
 #
 # To *look* at a label map we colour it with the **VOC palette**: class id i gets a fixed
 # colour (background black, class 1 dark red, class 2 dark green...), and void 255 a light
@@ -238,12 +255,14 @@ for mask in masks:
         areas += list(stats[1:count, cv2.CC_STAT_AREA] / IMAGE_SIZE**2)
 print(f"{len(areas)} object regions; share of the image: median {np.median(areas):.1%}, "
       f"95th percentile {np.percentile(areas, 95):.1%}, largest {max(areas):.1%}")
-pixel_shares = np.bincount(masks.ravel(), minlength=256)[:data.NUM_CLASSES] / np.count_nonzero(masks != data.VOID_LABEL)
+labelled = np.count_nonzero(masks != data.VOID_LABEL)
+pixel_shares = np.bincount(masks.ravel(), minlength=256)[:data.NUM_CLASSES] / labelled
 print("share of labelled pixels:", {name: round(float(s), 3) for name, s in zip(data.CLASS_NAMES, pixel_shares)})
 
 # %% [markdown]
-# Background covers about 83% of the labelled pixels (PASCAL VOC: about 70-75%); keep
-# that number in mind for section 6.
+# Background covers 83% of the labelled pixels. PASCAL VOC is similar: of the FCN
+# paper's training labels, "about 3/4 are background" (section 4.3, where the authors
+# find class balancing unnecessary). Keep that number in mind for section 6.
 #
 # **Large objects need context.** The centre of a big object is flat colour. A pixel whose
 # 9×9 neighbourhood holds nothing but its own object cannot be classified by a network
@@ -251,19 +270,19 @@ print("share of labelled pixels:", {name: round(float(s), 3) for name, s in zip(
 # further away. `data.interior_pixels` finds those pixels:
 
 # %%
-WINDOW = 9  # pixels: the neighbourhood of a small network (lesson 02 computes such windows)
-interior = data.interior_pixels(masks, window=WINDOW)
+NEIGHBOURHOOD = 9  # pixels: the field of a small network (lesson 02 computes such fields)
+interior = data.interior_pixels(masks, window=NEIGHBOURHOOD)
 object_pixels = (masks > 0) & (masks != data.VOID_LABEL)
-print(f"object pixels whose {WINDOW}×{WINDOW} neighbourhood is one class: "
+print(f"object pixels whose {NEIGHBOURHOOD}×{NEIGHBOURHOOD} neighbourhood is one class: "
       f"{interior.sum() / object_pixels.sum():.1%}")
-
+YELLOW = [1.0, 0.85, 0.0]
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
 for ax, index in zip(axes, (0, 3)):
     ax.imshow(images[index])
-    ax.set_axis_off()
 for ax, index in zip(axes[2:], (0, 3)):
-    ax.imshow(np.where(interior[index][..., None], [1.0, 0.85, 0.0], viz.colorize(masks[index]) / 255))
-    ax.set_title(f"yellow: {WINDOW}×{WINDOW} sees one class", fontsize=9)
+    ax.imshow(np.where(interior[index][..., None], YELLOW, viz.colorize(masks[index]) / 255))
+    ax.set_title(f"yellow: {NEIGHBOURHOOD}×{NEIGHBOURHOOD} sees one class", fontsize=9)
+for ax in axes:
     ax.set_axis_off()
 plt.show()
 
@@ -332,9 +351,11 @@ except ValueError as error:
 #
 # Resizing an image blends neighbouring pixels. Resizing a label map the same way blends
 # *class ids*, which is meaningless: halfway between square (2) and void (255) is 128, and
-# halfway between circle (1) and triangle (3) is square (2). Popular tutorials do this
-# (the TensorFlow segmentation tutorial did, until it was fixed). Label maps must be
-# resized with **nearest-neighbour** sampling, which copies an existing label:
+# halfway between circle (1) and triangle (3) is square (2). Tutorials have done this: the
+# TensorFlow segmentation tutorial resized its masks bilinearly until
+# [tensorflow/docs#2159](https://github.com/tensorflow/docs/pull/2159) (December 2022)
+# switched it to nearest neighbour. Label maps must be resized with **nearest-neighbour**
+# sampling, which copies an existing label:
 
 # %%
 NEW_SIZE = (100, 100)  # (width, height) for cv2: not a multiple of 64, so pixels blend
@@ -346,26 +367,52 @@ print(f"bilinear: {len(np.unique(bilinear))} different labels, e.g. {np.unique(b
 print("nearest: labels", np.unique(nearest).tolist())
 
 # %% [markdown]
+# **Which nearest neighbour?** OpenCV has two. Its plain `INTER_NEAREST` takes, for output
+# pixel x, the input pixel `floor(x · scale)`: the *first* pixel of the block it covers.
+# `INTER_NEAREST_EXACT` samples at the block's centre, `floor((x + 0.5) · scale)`, which is
+# where the image's own interpolation (area or bilinear) is centred; OpenCV's documentation
+# says it gives the same results as the nearest-neighbour method of PIL, scikit-image and
+# Matlab. Shrink a row of 9 pixels to 3:
+
+# %%
+ROW = np.arange(9, dtype=np.uint8)[None, :]  # one row, pixel values 0..8 = their positions
+THIRD = (3, 1)  # (width, height): each output pixel covers 3 input pixels
+for name in ("INTER_NEAREST", "INTER_NEAREST_EXACT", "INTER_AREA", "INTER_LINEAR"):
+    print(f"{name:20s}", cv2.resize(ROW, THIRD, interpolation=getattr(cv2, name))[0].tolist())
+print(f"{'PIL nearest':20s}", np.asarray(Image.fromarray(ROW).resize(THIRD, Image.NEAREST))[0].tolist())
+
+# %% [markdown]
+# The area-averaged image puts output pixel 0 at input pixel 1 (the mean of 0, 1, 2);
+# plain `INTER_NEAREST` takes pixel 0 for it, so its mask sits up to a pixel up and left of
+# its image, more at larger factors. On the course data the two nearest flavours disagree
+# on a sizeable share of pixels, which is why `read_voc(..., size=...)` resizes masks with
+# `INTER_NEAREST_EXACT` (and images with area or bilinear interpolation):
+
+# %%
+SMALL = (24, 24)  # (width, height): a 64 → 24 shrink, 8/3 input pixels per output pixel
+plain = np.stack([cv2.resize(mask, SMALL, interpolation=cv2.INTER_NEAREST) for mask in masks])
+exact = np.stack([cv2.resize(mask, SMALL, interpolation=cv2.INTER_NEAREST_EXACT) for mask in masks])
+print(f"pixels where INTER_NEAREST and INTER_NEAREST_EXACT differ: {np.mean(plain != exact):.1%}")
+
+# %% [markdown]
 # In floating point (as `tf.image.resize` or `keras.ops.image.resize` return), the
 # labels even become fractional. `metrics.confusion_matrix` refuses those:
 
 # %% tags=["nbval-ignore-output"]
 float_mask = np.asarray(keras.ops.image.resize(masks[0][None, ..., None].astype("float32"), (100, 100),
                                                interpolation="bilinear"))[0, ..., 0]
-fractional = np.count_nonzero(float_mask != np.round(float_mask))
-print(f"{fractional} pixels have fractional labels, e.g. {np.unique(float_mask[float_mask != np.round(float_mask)].astype(float).round(2))[:4].tolist()}")
+fractional = float_mask != np.round(float_mask)
+print(f"{np.count_nonzero(fractional)} pixels have fractional labels, "
+      f"e.g. {np.unique(float_mask[fractional].astype(float).round(2))[:4].tolist()}")
 try:
     metrics.confusion_matrix(float_mask, np.zeros((100, 100), np.uint8), data.NUM_CLASSES)
     refused = False
 except ValueError as error:
     print("ValueError: ...", str(error).split(": ", 1)[1][-130:])
     refused = True
-assert fractional > 0 and refused
+assert fractional.any() and refused
 
 # %% [markdown]
-# `read_voc(root, split, size=...)` resizes images with area or bilinear interpolation and
-# masks with exact nearest neighbour.
-#
 # ## 6. The four metrics of the FCN paper
 #
 # Everything starts from the **confusion matrix**: `n[i, j]` counts the pixels of true
@@ -381,7 +428,8 @@ assert fractional > 0 and refused
 # IU is *intersection over union*: for class i, the pixels right (`n_ii`) over the pixels
 # that are class i in the labels *or* in the prediction (`t_i` plus the column sum, minus
 # the overlap counted twice). Mean IU is the paper's headline number.
-#
+
+# %% [markdown]
 # ### A worked example
 #
 # A 4×5 image with 3 classes and three void pixels (255), and a prediction for it:
@@ -427,7 +475,9 @@ print("IU per class:", np.round(scores["per_class_iou"], 3))
 #
 # ### Trap 1: pixel accuracy alone
 #
-# A "model" that answers *background* everywhere, on the 300 scenes of section 4:
+# A "model" that answers *background* everywhere, on the 300 scenes of section 4.
+# **Predict first** (exercise 0.4): what mean IU will it get? The background share printed
+# in section 4 is all you need. Then run the cell:
 
 # %%
 all_background = np.zeros_like(masks)
@@ -435,41 +485,40 @@ print(metrics.format_scores(metrics.segmentation_scores(metrics.confusion_matrix
                             data.CLASS_NAMES))
 
 # %% [markdown]
-# 83% pixel accuracy for a model that finds nothing. Mean IU (17%) says the truth: one class
-# of five is found, and it is found at the cost of flooding it. This is why the paper reports
-# mean IU, and why accuracy as the only metric (as in several popular tutorials) misleads.
+# 83% pixel accuracy for a model that finds nothing. Mean accuracy (20%) and mean IU (17%)
+# say the truth: each class counts once, and only one class of five is found, at the
+# cost of flooding it. This is why the paper reports mean IU, and why accuracy as the
+# only metric (as in several popular tutorials) misleads. Frequency weighted IU (69%)
+# weighs classes by their pixels, so, like pixel accuracy, it is dominated by background.
 #
-# Now a model that does find the objects, but coarsely: it sees the scene through a grid of
-# one label per 8×8 block, then copies each block's label to all its pixels. That is what a
-# network with output stride 8 and no smarter upsampling produces (lessons 03-05):
+# Now a model that does find the objects, but coarsely. A network's **output stride** is
+# the number of input pixels between neighbouring output cells: FCN-32s scores one cell
+# per 32×32 pixels, FCN-8s one per 8×8 (lessons 02-05). What does a stride of 8 cost by
+# itself? Take an **oracle**: it reads the *true* labels and gives each 8×8 cell the true
+# share of each class, then upsamples these scores bilinearly, as FCN does
+# (`receptive.coarse_oracle`, which lesson 02 uses too). No network at stride 8 with this
+# upsampling can do better:
 
 # %%
 STRIDE = 8  # pixels per output cell, as FCN-8s' finest prediction
-
-
-def blocky(label_maps, stride):
-    """(N, H, W) -> the label at the centre of each stride×stride block, repeated (void -> 0)."""
-    centres = np.where(label_maps == data.VOID_LABEL, 0, label_maps)[:, stride // 2::stride, stride // 2::stride]
-    return centres.repeat(stride, axis=1).repeat(stride, axis=2)
-
-
-coarse = blocky(masks, STRIDE)
-coarse_confusion = metrics.confusion_matrix(masks, coarse, data.NUM_CLASSES)
-print(metrics.format_scores(metrics.segmentation_scores(coarse_confusion), data.CLASS_NAMES))
-viz.plot_confusion(coarse_confusion, data.CLASS_NAMES)
+oracle = receptive.coarse_oracle(masks, STRIDE, data.NUM_CLASSES)
+oracle_confusion = metrics.confusion_matrix(masks, oracle, data.NUM_CLASSES)
+print(metrics.format_scores(metrics.segmentation_scores(oracle_confusion), data.CLASS_NAMES))
+viz.plot_confusion(oracle_confusion, data.CLASS_NAMES)
 plt.show()
 
 # %% [markdown]
 # The confusion matrix (each row normalised to the true class's pixels) shows where the
-# errors go: mostly objects lost to background at their borders.
+# errors go: mostly object pixels lost to background at their borders, and thin parts
+# (triangle tips, cross arms) lost altogether.
 #
 # **Void counted as background** flatters or punishes a model depending on what it does at
-# the borders. The same coarse predictions, scored with void turned into background:
+# the borders. The same oracle, scored with void turned into background:
 
 # %%
 void_as_background = np.where(masks == data.VOID_LABEL, 0, masks)
 print(metrics.format_scores(metrics.segmentation_scores(
-    metrics.confusion_matrix(void_as_background, coarse, data.NUM_CLASSES))))
+    metrics.confusion_matrix(void_as_background, oracle, data.NUM_CLASSES))))
 print(f"(void is {np.mean(masks == data.VOID_LABEL):.1%} of all pixels)")
 
 # %% [markdown]
@@ -483,111 +532,165 @@ print(f"(void is {np.mean(masks == data.VOID_LABEL):.1%} of all pixels)")
 # A segmentation network outputs, per pixel, a score for each class: shape (N, H, W,
 # classes). IU is defined on *class ids*: the argmax. Two wrong ways are common. Casting
 # probabilities to integers turns every one of them into 0 (they are all below 1), so every
-# pixel becomes class 0: the all-background score. "Soft" IoU on probabilities changes
-# with the model's confidence, even when its decisions are identical. Here are two models
-# with the coarse model's decisions, one 60% sure of each, one 95% sure:
+# pixel becomes class 0: the all-background score. "Soft" IoU on probabilities
+# (`task.soft_mean_iou`) changes with the model's confidence, even when its decisions are
+# identical. Two models with the oracle's decisions, one 60% sure of each, one 95% sure:
 
 # %%
-def probabilities(class_ids, confidence):
-    """(N, H, W) ids -> (N, H, W, classes): `confidence` on the id, the rest spread evenly."""
-    rest = (1 - confidence) / (data.NUM_CLASSES - 1)
-    probs = np.full(class_ids.shape + (data.NUM_CLASSES,), rest, np.float32)
-    np.put_along_axis(probs, class_ids[..., None].astype(np.intp), confidence, axis=-1)
-    return probs
-
-
-def soft_mean_iou(label_maps, probs):
-    """The wrong metric: IoU with probabilities in place of 0/1 predictions (void ignored)."""
-    labelled = label_maps != data.VOID_LABEL
-    truth = np.eye(data.NUM_CLASSES)[np.where(labelled, label_maps, 0)] * labelled[..., None]
-    probs = probs * labelled[..., None]
-    intersection = (truth * probs).sum(axis=(0, 1, 2))
-    return np.mean(intersection / (truth.sum(axis=(0, 1, 2)) + probs.sum(axis=(0, 1, 2)) - intersection))
-
-
-for confidence in (0.6, 0.95):
-    probs = probabilities(coarse, confidence)
+CONFIDENCES = (0.6, 0.95)  # probability on the chosen class; the rest spread evenly
+for confidence in CONFIDENCES:
+    probs = task.probabilities(oracle, data.NUM_CLASSES, confidence)
     right = metrics.segmentation_scores(metrics.confusion_matrix(masks, probs, data.NUM_CLASSES))["mean_iou"]
     cast = metrics.segmentation_scores(metrics.confusion_matrix(masks, probs.astype(np.int64),
                                                                 data.NUM_CLASSES))["mean_iou"]
-    print(f"{confidence:.0%} sure: mean IU of the argmax {right:.3f} | soft IoU {soft_mean_iou(masks, probs):.3f} "
-          f"| probabilities cast to int {cast:.3f}")
+    print(f"{confidence:.0%} sure: mean IU of the argmax {right:.3f} | soft IoU "
+          f"{task.soft_mean_iou(masks, probs):.3f} | probabilities cast to int {cast:.3f}")
 
 # %% [markdown]
 # `metrics.confusion_matrix` takes the argmax itself when the predictions have a class
-# axis. In Keras, `keras.metrics.MeanIoU` expects class ids unless you pass
-# `sparse_y_pred=False` (with softmax outputs and the default, Keras 3 stops with a shape
-# error; older `tf.keras` versions gave a flat, wrong value instead, a much-reported
-# problem). The course's Keras metric, `metrics.MeanIU`, takes logits or probabilities and
-# ignores void, for `model.compile(..., metrics=[metrics.MeanIU(num_classes)])` from
-# lesson 04 on:
+# axis. For training, `metrics.MeanIU` is the same computation as a Keras metric: it takes
+# logits or probabilities and ignores void, for `model.compile(...,
+# metrics=[metrics.MeanIU(num_classes)])` from lesson 04 on. Its numpy reference is
+# `segmentation_scores`:
 
 # %%
 keras_metric = metrics.MeanIU(data.NUM_CLASSES)
-logits = np.log(probabilities(coarse, 0.6))  # any scores with the same argmax give the same IU
+logits = np.log(task.probabilities(oracle, data.NUM_CLASSES, CONFIDENCES[0]))  # same argmax, same IU
 keras_metric.update_state(masks, logits)
 print(f"MeanIU from logits: {float(keras_metric.result()):.4f}")
 
 # %% tags=["nbval-ignore-output"]
-numpy_value = metrics.segmentation_scores(coarse_confusion)["mean_iou"]
+numpy_value = metrics.segmentation_scores(oracle_confusion)["mean_iou"]
 print(f"difference from the numpy computation: {abs(float(keras_metric.result()) - numpy_value):.1e}")
 assert abs(float(keras_metric.result()) - numpy_value) < 1e-6  # float32 counts in Keras
 
 # %% [markdown]
+# ### Keras' own `MeanIoU`
+#
+# Keras 3 has a mean IU too: `keras.metrics.MeanIoU(num_classes, ignore_class=255,
+# sparse_y_pred=False)`. `ignore_class` leaves void pixels out (its documentation names
+# exactly this use: a "void" class, "commonly -1 or 255"), `sparse_y_pred=False` takes the
+# argmax of scores, and a class absent from labels and predictions is left out of the
+# mean. On the oracle's logits it agrees with the course's metric:
+
+# %%
+keras_own = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL, sparse_y_pred=False)
+keras_own.update_state(masks, logits)
+print(f"keras.metrics.MeanIoU: {float(keras_own.result()):.4f}")
+assert abs(float(keras_own.result()) - numpy_value) < 1e-6
+try:  # the default, sparse_y_pred=True, expects class ids
+    keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL).update_state(masks, logits)
+except Exception as error:  # noqa: BLE001 - the type is what we show
+    print("with the default sparse_y_pred=True and scores:", type(error).__name__, "(shapes do not match)")
+
+# %% [markdown]
+# Where it falls short of the course's metrics. It returns one number: no per-class IU
+# (one `keras.metrics.IoU(..., target_class_ids=[c])` per class), no mean accuracy, no
+# frequency weighted IU, and the pixel accuracy of Keras' accuracy metrics counts void
+# pixels as errors. And it never says that labels are wrong:
+
+# %%
+accuracy = keras.metrics.SparseCategoricalAccuracy()
+accuracy.update_state(masks, logits)
+course_accuracy = metrics.segmentation_scores(oracle_confusion)["pixel_accuracy"]
+print(f"pixel accuracy: Keras {float(accuracy.result()):.3f} (void counted as wrong), "
+      f"course {course_accuracy:.3f} (void ignored)")
+assert float(accuracy.result()) < course_accuracy - 0.9 * np.mean(masks == data.VOID_LABEL)
+
+# %% tags=["nbval-ignore-output"]
+resized_labels = np.stack([cv2.resize(mask, NEW_SIZE, interpolation=cv2.INTER_LINEAR) for mask in masks[:20]])
+resized_predictions = np.stack([cv2.resize(mask, NEW_SIZE, interpolation=cv2.INTER_NEAREST_EXACT)
+                                for mask in oracle[:20].astype(np.uint8)])
+bad_labels = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL)
+try:
+    bad_labels.update_state(resized_labels, resized_predictions)
+    print(f"Keras {keras.__version__}, bilinear-resized labels: mean IU {float(bad_labels.result()):.3f}, no error")
+except Exception as error:  # noqa: BLE001 - older Keras fails deep inside TensorFlow
+    print(f"Keras {keras.__version__}, bilinear-resized labels:", type(error).__name__, str(error)[:90], "...")
+try:
+    metrics.confusion_matrix(resized_labels, resized_predictions, data.NUM_CLASSES)
+except ValueError as error:
+    print("course: ValueError:", error)
+
+# %% [markdown]
+# The bilinear-resized labels hold ids 5 to 254, which are no class. Keras 3.15 drops
+# every label outside `0..num_classes-1` without a word (since keras-team/keras#22844,
+# 2026) and scores the rest; Keras 3.13 (Colab's) stops, on the CPU, with a TensorFlow
+# `InvalidArgumentError` about a scatter index. Neither tells you that the *mask* is
+# broken; `confusion_matrix` does, which is why the course checks new data with it once.
+#
 # ## 7. Quality at the borders (a preview of lesson 05)
 #
 # Mean IU over a whole image is dominated by the interiors of objects. To compare how well
 # networks place *borders*, lesson 05 also scores only the pixels within a few pixels of
 # a label border: the "trimap" evaluation (Kohli et al. 2009; used by DeepLab, Chen et
 # al. 2015, to show what finer outputs gain). `metrics.boundary_band` draws that band and
-# `metrics.trimap_scores` scores inside it. For our blocky predictors of output stride 4,
-# 8 and 16:
+# `metrics.trimap_scores` scores inside it. For oracles of output stride 4, 8 and 16:
 
 # %%
 BAND_WIDTHS = (1, 2, 4, 8, 16)  # pixels from a label border
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), width_ratios=(1, 2))
-SHOWN_WIDTH = 4
+ORACLE_STRIDES = (4, 8, 16)
+curves = {stride: [metrics.trimap_scores(masks, receptive.coarse_oracle(masks, stride, data.NUM_CLASSES),
+                                         data.NUM_CLASSES, width)["mean_iou"] for width in BAND_WIDTHS]
+          for stride in ORACLE_STRIDES}
+for stride, curve in curves.items():
+    print(f"stride {stride:2d}: mean IU in bands of {BAND_WIDTHS} px: {np.round(curve, 3).tolist()}")
+gap = np.subtract(curves[ORACLE_STRIDES[0]], curves[ORACLE_STRIDES[-1]])
+print(f"gap between stride {ORACLE_STRIDES[0]} and {ORACLE_STRIDES[-1]}: {np.round(gap, 3).tolist()}")
+assert all(np.diff(curve).min() > 0 for curve in curves.values()) and gap[0] > gap[-1]
+
+# %%
+SHOWN_WIDTH = 4  # pixels: the band drawn on the left
+fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.4), width_ratios=(1, 2))
 band = metrics.boundary_band(masks[0], SHOWN_WIDTH)
 axes[0].imshow(np.where(band[..., None], viz.colorize(masks[0]), 255))
 axes[0].set_title(f"the band of {SHOWN_WIDTH} px (white: outside)", fontsize=10)
 axes[0].set_axis_off()
-for stride in (4, 8, 16):
-    curve = [metrics.trimap_scores(masks, blocky(masks, stride), data.NUM_CLASSES, width)["mean_iou"]
-             for width in BAND_WIDTHS]
-    axes[1].plot(BAND_WIDTHS, curve, marker="o", label=f"output stride {stride}")
-    print(f"stride {stride:2d}: mean IU in bands of {BAND_WIDTHS} px: {np.round(curve, 3).tolist()}")
+for stride, curve in curves.items():
+    axes[1].plot(BAND_WIDTHS, curve, marker="o", label=f"oracle at output stride {stride}")
 axes[1].set_xscale("log", base=2)
 axes[1].set_xticks(BAND_WIDTHS, [str(w) for w in BAND_WIDTHS])
 axes[1].set_xlabel("band width (pixels from a border)")
 axes[1].set_ylabel("mean IU in the band")
-axes[1].legend()
+axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
 plt.show()
 
 # %% [markdown]
-# The coarser the output, the worse the borders, and the gap is widest near them: this is
-# the measure lesson 05 uses to compare FCN-32s, 16s and 8s.
+# Every oracle scores worse the closer the band hugs the borders, and the coarser its
+# stride, the worse at every width. The gap between stride 4 and stride 16 is widest in
+# the narrowest band (0.60 at 1 pixel, 0.36 at 16): coarse outputs lose most exactly at the
+# borders. This is the measure lesson 05 uses to compare FCN-32s, 16s and 8s.
 
 # %%
 shutil.rmtree(scratch)  # the lesson's temporary files
 
 # %% [markdown]
+# **Memory.** The kernel's peak resident memory, for `docs/RESULTS.md` (it depends on the
+# machine and the libraries' versions, so it is printed, not compared):
+
+# %% tags=["nbval-ignore-output"]
+peak = environment.peak_memory_mib()
+print(f"peak memory of this kernel: {peak:.0f} MiB" if peak else "peak memory: not available on this system")
+
+# %% [markdown]
 # ## Summary
 #
-# - Semantic segmentation gives every pixel a class; the answer is a label map of the
-#   image's size (uint8 class ids, 0 background), shown in the VOC palette. FCN solves
-#   this task, not detection.
+# - Semantic segmentation gives every pixel a class: a label map of the image's size
+#   (uint8 class ids, 0 background), shown in the VOC palette. It knows classes, not
+#   objects (separating objects is instance segmentation). FCN solves this task.
 # - Void (255) marks ambiguous pixels (object outlines in VOC). The loss and the metrics
 #   ignore it; it is neither a class nor background.
-# - The course data set draws shapes whose class is their shape (colour is no clue),
-#   small to large, on textured backgrounds; big objects have flat interiors that only a
-#   large receptive field can label.
-# - Data live in the PASCAL VOC layout (`read_voc` / `write_voc`); masks are palette PNGs
-#   and are resized with nearest neighbour only.
+# - The course's shapes are told apart by shape, not colour; big objects have flat
+#   interiors that only a large receptive field can label.
+# - Data live in the PASCAL VOC layout; masks are palette PNGs, resized only with centred
+#   nearest neighbour (`INTER_NEAREST_EXACT`).
 # - The paper's four metrics come from one confusion matrix; mean IU is the one to watch.
-#   Pixel accuracy alone rewards predicting background everywhere; IU is computed on class
-#   ids (the argmax), never on probabilities.
-#
+#   Pixel accuracy alone rewards predicting background everywhere; IU is computed on
+#   class ids, never on probabilities; Keras' `MeanIoU` gives mean IU only, unchecked.
+
+# %% [markdown]
 # **Exercises** (`exercises/00_setup_and_task.ipynb`): 0.1 the confusion matrix with the
-# void label ignored; 0.2 mean IU and 0.3 frequency weighted IU from a confusion matrix.
+# void label ignored; 0.2 mean IU; 0.3 mean accuracy, and why the all-background model
+# scores what it scores; 0.4 predict, then run: the all-background model's mean IU.
 #
 # Next: lesson 01 turns a classifier into a network that outputs a map of class scores.

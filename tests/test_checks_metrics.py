@@ -1,10 +1,17 @@
-"""Lesson 00's checks: they pass the reference and fail on the stub and on plausible mistakes."""
+"""Lesson 00's checks (exercises 0.1-0.4), as rows of the check-test harness.
+
+Each check passes the reference and a learner-style answer (also under the grader's
+seed), gives a one-line "not done yet" for the shipped stub, and fails on every plausible
+mistake listed here, naming it where the check knows a specific hint.
+"""
 
 import numpy as np
 import pytest
 
+from check_harness import CheckSpec, check_tests
 from fcn_lessons import checks, metrics
-from _stubs import as_learner, stub_for
+from fcn_lessons.checks import metrics as metric_checks
+from fcn_lessons.checks._core import GRADING_SEED_ENV, CaseFailure, NotDone, case_rng
 
 
 # --- Exercise 0.1: confusion matrix -----------------------------------------------------------
@@ -38,10 +45,6 @@ def _answer(**mistake):
     return confusion_matrix
 
 
-def _hard_coded_255(labels, predictions, num_classes, ignore_label=255):
-    return _counts(labels, predictions, num_classes, ignore=255)
-
-
 def _loops(labels, predictions, num_classes, ignore_label=255):
     """A learner's slow but right answer."""
     out = np.zeros((num_classes, num_classes), int)
@@ -51,154 +54,272 @@ def _loops(labels, predictions, num_classes, ignore_label=255):
     return out
 
 
-WRONG_0_1 = {
+def _visible(make_cases, seed):
+    """The cases a learner sees (no grading seed), keyed by their inputs' bytes."""
+    return {key: value for key, value in make_cases(np.random.default_rng(seed))}
+
+
+def _confusion_table():
+    def entries(rng):
+        for _, labels, preds, n, ignore in metric_checks._confusion_cases(rng):
+            kwargs = {} if ignore == "default" else {"ignore_label": ignore}
+            yield labels.tobytes() + preds.tobytes(), metrics.confusion_matrix(labels, preds, n, **kwargs)
+    return _visible(entries, metric_checks._SEED)
+
+
+_SEEN_CONFUSIONS = _confusion_table()
+
+
+def _hard_coded_confusion(labels, predictions, num_classes, ignore_label=255):
+    """Answers memorised from the visible cases; zeros for anything else."""
+    key = np.asarray(labels).tobytes() + np.asarray(predictions).tobytes()
+    return _SEEN_CONFUSIONS.get(key, np.zeros((num_classes, num_classes), np.int64))
+
+
+MISTAKES_0_1 = {
     "void counted (bincount too long to reshape)": _answer(keep_void=True),
     "void clipped into the last class": _answer(void_to_last=True),
     "void turned into background": _answer(void_to_background=True),
     "rows and columns swapped": _answer(transpose=True),
     "uint8 overflow in num_classes * label": _answer(int64=False),
     "no minlength: matrix too small when classes are absent": _answer(minlength=False),
-    "ignore_label hard-coded to 255": _hard_coded_255,
+    "ignore_label hard-coded to 255": lambda labels, predictions, num_classes, ignore_label=255:
+        _counts(labels, predictions, num_classes, ignore=255),
     "returns nothing": lambda labels, predictions, num_classes, ignore_label=255: None,
     "returns per-class counts only": lambda labels, predictions, num_classes, ignore_label=255:
         np.bincount(np.ravel(labels)[np.ravel(labels) != ignore_label], minlength=num_classes),
     "float ratios instead of counts": lambda labels, predictions, num_classes, ignore_label=255:
-        (lambda c: c / c.sum())(metrics.confusion_matrix(labels, predictions, num_classes, ignore_label)),
+        (lambda c: c / c.sum())(_counts(labels, predictions, num_classes, ignore=ignore_label)),
+}
+
+HINTS_0_1 = {
+    "void clipped into the last class": "void pixels were counted",
+    "void turned into background": r"void pixels were counted \(as background\)",
+    "rows and columns swapped": "yours is transposed",
+    "uint8 overflow in num_classes * label": "overflows above 255",
+    "no minlength: matrix too small when classes are absent": r"minlength=num_classes\*\*2",
 }
 
 
-def test_0_1_passes_the_reference(capsys):
-    checks.check_confusion_matrix(as_learner(metrics.confusion_matrix))
-    assert capsys.readouterr().out.strip() == "Exercise 0.1 passed: 6 random cases match the reference counts."
-
-
-def test_0_1_passes_learner_style_answers():
-    checks.check_confusion_matrix(_answer())
-    checks.check_confusion_matrix(_loops)
-
-
-def test_0_1_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 0.1"):
-        checks.check_confusion_matrix(stub_for("0.1"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_0_1)
-def test_0_1_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 0\.1 failed on case \d of 6") as failure:
-        checks.check_confusion_matrix(WRONG_0_1[mistake])
-    assert "Hint:" in str(failure.value)
-
-
-@pytest.mark.parametrize("mistake, hint", [
-    ("void clipped into the last class", "void pixels were counted"),
-    ("void turned into background", "void pixels were counted (as background)"),
-    ("rows and columns swapped", "yours is transposed"),
-    ("uint8 overflow in num_classes * label", "overflows above 255"),
-    ("no minlength: matrix too small when classes are absent", "minlength=num_classes**2"),
-])
-def test_0_1_names_the_mistake(mistake, hint):
-    with pytest.raises(AssertionError) as failure:
-        checks.check_confusion_matrix(WRONG_0_1[mistake])
-    assert hint in str(failure.value)
-
-
-# --- Exercises 0.2 and 0.3: mean IU, frequency weighted IU -------------------------------------
+# --- Exercises 0.2 and 0.3: mean IU, mean accuracy ---------------------------------------------
 
 def _parts(confusion):
     c = np.asarray(confusion, dtype=np.float64)
     hits, rows, cols = np.diag(c), c.sum(axis=1), c.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return c, hits, rows, cols, hits / (rows + cols - hits)
+        return c, hits, rows, cols, hits / (rows + cols - hits), hits / rows
 
 
 def _quiet(fn):
-    def wrapped(confusion):
+    def answer(confusion):
         with np.errstate(divide="ignore", invalid="ignore"):
             return fn(*_parts(confusion))
-    return wrapped
+    return answer
 
 
-WRONG_0_2 = {
-    "nan classes averaged as zero": _quiet(lambda c, h, r, k, iou: np.nan_to_num(iou).mean()),
-    "np.mean over NaN": _quiet(lambda c, h, r, k, iou: iou.mean()),
-    "only labelled classes averaged": _quiet(lambda c, h, r, k, iou: iou[r > 0].mean()),
-    "mean accuracy instead of IU": _quiet(lambda c, h, r, k, iou: np.nanmean(h / r)),
-    "pixel accuracy": _quiet(lambda c, h, r, k, iou: h.sum() / c.sum()),
-    "union without subtracting the overlap": _quiet(lambda c, h, r, k, iou: np.nanmean(h / (r + k))),
-    "divides by num_classes always": _quiet(lambda c, h, r, k, iou: np.nansum(iou) / len(c)),
-    "per-class IU returned": _quiet(lambda c, h, r, k, iou: iou),
-    "frequency weighted IU": _quiet(lambda c, h, r, k, iou: np.nansum(r / c.sum() * iou)),
+def _score_table(key):
+    def entries(rng):
+        for _, confusion in metric_checks._score_cases(rng):
+            yield confusion.tobytes(), metrics.segmentation_scores(confusion)[key]
+    exercise = {"mean_iou": 2, "mean_accuracy": 3}[key]
+    return _visible(entries, metric_checks._SEED + exercise)
+
+
+def _hard_coded_score(key):
+    seen = _score_table(key)
+    return lambda confusion: seen.get(np.asarray(confusion).tobytes(), 0.5)
+
+
+def _mean_iou_learner(confusion):
+    """A learner's loop, independent of the reference."""
+    values = []
+    for i in range(len(confusion)):
+        union = confusion[i, :].sum() + confusion[:, i].sum() - confusion[i, i]
+        if union:
+            values.append(confusion[i, i] / union)
+    return sum(values) / len(values)
+
+
+def _mean_accuracy_learner(confusion):
+    values = [confusion[i, i] / confusion[i, :].sum() for i in range(len(confusion)) if confusion[i, :].sum()]
+    return sum(values) / len(values)
+
+
+MISTAKES_0_2 = {
+    "nan classes averaged as zero": _quiet(lambda c, h, r, k, iou, acc: np.nan_to_num(iou).mean()),
+    "np.mean over NaN": _quiet(lambda c, h, r, k, iou, acc: iou.mean()),
+    "only labelled classes averaged": _quiet(lambda c, h, r, k, iou, acc: iou[r > 0].mean()),
+    "mean accuracy instead of IU": _quiet(lambda c, h, r, k, iou, acc: np.nanmean(acc)),
+    "pixel accuracy": _quiet(lambda c, h, r, k, iou, acc: h.sum() / c.sum()),
+    "union without subtracting the overlap": _quiet(lambda c, h, r, k, iou, acc: np.nanmean(h / (r + k))),
+    "divides by num_classes always": _quiet(lambda c, h, r, k, iou, acc: np.nansum(iou) / len(c)),
+    "per-class IU returned": _quiet(lambda c, h, r, k, iou, acc: iou),
+    "frequency weighted IU": _quiet(lambda c, h, r, k, iou, acc: np.nansum(r / c.sum() * iou)),
+    "returns a string": lambda confusion: "0.5",
 }
 
-WRONG_0_3 = {
-    "rows and columns swapped (weights from predictions)": _quiet(lambda c, h, r, k, iou: np.nansum(k / c.sum() * iou)),
-    "0 * NaN left in the sum": _quiet(lambda c, h, r, k, iou: (r / c.sum() * iou).sum()),
-    "weights not normalised": _quiet(lambda c, h, r, k, iou: np.nansum(r * iou)),
-    "mean IU": _quiet(lambda c, h, r, k, iou: np.nanmean(iou)),
-    "nan classes as zero, then averaged": _quiet(lambda c, h, r, k, iou: np.mean(np.nan_to_num(r / c.sum() * iou))),
-    "pixel accuracy": _quiet(lambda c, h, r, k, iou: h.sum() / c.sum()),
-    "weighted accuracy instead of IU": _quiet(lambda c, h, r, k, iou: np.nansum(r / c.sum() * h / r)),
+HINTS_0_2 = {
+    "nan classes averaged as zero": "do not count it as 0",
+    "np.mean over NaN": "use np.nanmean",
+    "only labelled classes averaged": "predicted but never labelled has IU 0",
+    "mean accuracy instead of IU": r"mean \(per-class\) accuracy",
+    "pixel accuracy": "that is the pixel accuracy",
+    "union without subtracting the overlap": "counts the correct pixels once",
+    "per-class IU returned": "average them",
+    "frequency weighted IU": "frequency weighted IU",
 }
 
 
-def _reference(key):
-    return lambda confusion: metrics.segmentation_scores(confusion)[key]
+def _with_trap(fn, answer):
+    """A mean_accuracy answer that also carries a TRAP_ANSWER (the harness passes it on)."""
+    def mean_accuracy(confusion):
+        return fn(confusion)
+    mean_accuracy.trap_answer = answer
+    return mean_accuracy
 
 
-def test_0_2_and_0_3_pass_the_reference(capsys):
-    checks.check_mean_iou(_reference("mean_iou"))
-    checks.check_frequency_weighted_iou(_reference("frequency_weighted_iou"))
-    assert capsys.readouterr().out.splitlines() == [
-        "Exercise 0.2 passed: 6 random cases match the paper's definition.",
-        "Exercise 0.3 passed: 6 random cases match the paper's definition.",
-    ]
+RIGHT_ACCURACY = _quiet(lambda c, h, r, k, iou, acc: np.nanmean(acc))
+
+MISTAKES_0_3 = {
+    "classes without labels averaged as zero": _quiet(lambda c, h, r, k, iou, acc: np.nan_to_num(acc).mean()),
+    "np.mean over NaN": _quiet(lambda c, h, r, k, iou, acc: acc.mean()),
+    "predicted-only class counted as 0 (IU's rule)":
+        _quiet(lambda c, h, r, k, iou, acc: np.nan_to_num(acc)[(r + k) > 0].mean()),
+    "divides by the column sums (precision)": _quiet(lambda c, h, r, k, iou, acc: np.nanmean(h / k)),
+    "mean IU instead of accuracy": _quiet(lambda c, h, r, k, iou, acc: np.nanmean(iou)),
+    "pixel accuracy": _quiet(lambda c, h, r, k, iou, acc: h.sum() / c.sum()),
+    "divides by num_classes always": _quiet(lambda c, h, r, k, iou, acc: np.nansum(acc) / len(c)),
+    "per-class accuracy returned": _quiet(lambda c, h, r, k, iou, acc: acc),
+    "statement a (mean accuracy = pixel accuracy)": _with_trap(RIGHT_ACCURACY, "a"),
+    "statement c (undefined: never predicted)": _with_trap(RIGHT_ACCURACY, "c"),
+    "statement d (0: nothing found)": _with_trap(RIGHT_ACCURACY, "d"),
+    "not a letter of the question": _with_trap(RIGHT_ACCURACY, "e"),
+    "the number instead of the letter": _with_trap(RIGHT_ACCURACY, 0.2),
+}
+
+HINTS_0_3 = {
+    "classes without labels averaged as zero": "leave it out of the mean, do not count it as 0",
+    "np.mean over NaN": "use np.nanmean",
+    "predicted-only class counted as 0 (IU's rule)": "unlike IU, accuracy is undefined",
+    "divides by the column sums (precision)": r"not by the pixels predicted as i \(column sums\)",
+    "mean IU instead of accuracy": "that is the mean IU",
+    "pixel accuracy": "that is the pixel accuracy",
+    "per-class accuracy returned": "average them",
+    "statement a (mean accuracy = pixel accuracy)": "(?s)statement 'a' is not.*each counted once",
+    "statement c (undefined: never predicted)": "(?s)statement 'c' is not.*accuracy 0, not 0/0",
+    "statement d (0: nothing found)": "statement 'd' is not",
+    "not a letter of the question": "must be one of 'a', 'b', 'c', 'd'",
+    "the number instead of the letter": "must be one of 'a', 'b', 'c', 'd'",
+}
 
 
-def test_0_2_and_0_3_pass_learner_style_answers():
-    checks.check_mean_iou(_quiet(lambda c, h, r, k, iou: np.nanmean(iou)))
-    checks.check_frequency_weighted_iou(_quiet(lambda c, h, r, k, iou: np.nansum(r / r.sum() * iou)))
-    checks.check_mean_iou(lambda confusion: np.float32(metrics.segmentation_scores(confusion)["mean_iou"]))
+def _run_0_3(answer):
+    return checks.check_mean_accuracy(answer, getattr(answer, "trap_answer", "b"))
 
 
-def test_0_2_and_0_3_stubs_raise_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 0.2"):
-        checks.check_mean_iou(stub_for("0.2"))
-    with pytest.raises(NotImplementedError, match="Exercise 0.3"):
-        checks.check_frequency_weighted_iou(stub_for("0.3"))
+# --- Exercise 0.4: predict, then run -----------------------------------------------------------
+
+def _prediction_of(answer):
+    """The value a learner's prediction cell sets: the shipped stub sets ``...``."""
+    try:
+        return answer()
+    except NotImplementedError:
+        return Ellipsis
 
 
-@pytest.mark.parametrize("mistake", WRONG_0_2)
-def test_0_2_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 0\.2 failed on case \d of 6") as failure:
-        checks.check_mean_iou(WRONG_0_2[mistake])
-    assert "Hint:" in str(failure.value)
+def _predicts(value):
+    return lambda: value
 
 
-@pytest.mark.parametrize("mistake", WRONG_0_3)
-def test_0_3_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 0\.3 failed on case \d of 6") as failure:
-        checks.check_frequency_weighted_iou(WRONG_0_3[mistake])
-    assert "Hint:" in str(failure.value)
+MISTAKES_0_4 = {
+    "the pixel accuracy (background share)": _predicts(0.833),
+    "the mean accuracy (1/5)": _predicts(0.2),
+    "zero: it finds nothing": _predicts(0.0),
+    "the frequency weighted IU": _predicts(0.694),
+    "averaged over the four object classes only": _predicts(0.833 / 4),
+    "VOC's 3/4 instead of the measured share": _predicts(0.75 / 5),
+    "a percentage": _predicts(16.7),
+    "a string": _predicts("0.167"),
+    "a bool": _predicts(True),
+}
+
+HINTS_0_4 = {
+    "the pixel accuracy (background share)": r"Why: Every pixel is predicted background",
+    "a percentage": "as a fraction between 0 and 1",
+    "a string": "must be a number",
+    "a bool": "must be a number",
+}
 
 
-@pytest.mark.parametrize("check, mistake, hint", [
-    (checks.check_mean_iou, WRONG_0_2["nan classes averaged as zero"], "do not count it as 0"),
-    (checks.check_mean_iou, WRONG_0_2["np.mean over NaN"], "use np.nanmean"),
-    (checks.check_mean_iou, WRONG_0_2["only labelled classes averaged"], "predicted but never labelled has IU 0"),
-    (checks.check_mean_iou, WRONG_0_2["mean accuracy instead of IU"], "mean (per-class) accuracy"),
-    (checks.check_mean_iou, WRONG_0_2["per-class IU returned"], "average them"),
-    (checks.check_frequency_weighted_iou, WRONG_0_3["rows and columns swapped (weights from predictions)"],
-     "not of the predicted pixels"),
-    (checks.check_frequency_weighted_iou, WRONG_0_3["0 * NaN left in the sum"], "0 * NaN is NaN"),
-])
-def test_iou_checks_name_the_mistake(check, mistake, hint):
-    with pytest.raises(AssertionError) as failure:
-        check(mistake)
-    assert hint in str(failure.value)
+SPECS = [
+    CheckSpec(checks.check_confusion_matrix, reference=metrics.confusion_matrix, learner=_loops,
+              mistakes=MISTAKES_0_1, hints=HINTS_0_1, passed=r"6 random cases match the reference counts",
+              hard_coded=_hard_coded_confusion),
+    CheckSpec(checks.check_mean_iou, reference=lambda confusion: metrics.segmentation_scores(confusion)["mean_iou"],
+              learner=_mean_iou_learner, mistakes=MISTAKES_0_2, hints=HINTS_0_2,
+              passed=r"7 random cases match the paper's definition", hard_coded=_hard_coded_score("mean_iou")),
+    CheckSpec(checks.check_mean_accuracy,
+              reference=lambda confusion: metrics.segmentation_scores(confusion)["mean_accuracy"],
+              learner=_mean_accuracy_learner, mistakes=MISTAKES_0_3, hints=HINTS_0_3, call=_run_0_3,
+              passed=r"statement 'b' is right", hard_coded=_hard_coded_score("mean_accuracy")),
+    CheckSpec(checks.check_all_background_prediction, reference=_predicts(0.833 / 5), learner=_predicts(0.17),
+              mistakes=MISTAKES_0_4, hints=HINTS_0_4, passed=r"measured 0\.167",
+              call=lambda answer: checks.check_all_background_prediction(_prediction_of(answer))),
+]
+
+globals().update(check_tests(SPECS))
+
+
+# --- What the table does not cover -------------------------------------------------------------
+
+def test_0_3_asks_for_the_statement_once_the_function_passes():
+    with pytest.raises(NotDone, match=r"^Exercise 0\.3 is not done yet: your mean_accuracy passes") as raised:
+        checks.check_mean_accuracy(RIGHT_ACCURACY, ...)
+    assert raised.value._render_traceback_() == [str(raised.value)]
+
+
+@pytest.mark.parametrize("letter", ["b", "B", " b "])
+def test_0_3_accepts_the_letter_however_typed(letter, capsys):
+    checks.check_mean_accuracy(_mean_accuracy_learner, letter)
+    assert "Exercise 0.3 passed" in capsys.readouterr().out
+
+
+def test_0_3_checks_the_function_before_the_statement():
+    with pytest.raises(CaseFailure, match="failed on case"):
+        checks.check_mean_accuracy(MISTAKES_0_3["pixel accuracy"], "b")
+
+
+def test_trap_statement_b_is_what_the_course_data_gives():
+    """The statement the check accepts is the measured truth: all-background mean accuracy is 1/5."""
+    from fcn_lessons import data
+
+    _, masks = data.make_shapes(**metric_checks.COURSE_SCENES)
+    scores = metrics.segmentation_scores(metrics.confusion_matrix(masks, np.zeros_like(masks), data.NUM_CLASSES))
+    assert scores["mean_accuracy"] == pytest.approx(1 / data.NUM_CLASSES)
+    assert scores["pixel_accuracy"] == pytest.approx(0.833, abs=5e-4)
+    assert scores["mean_iou"] == pytest.approx(scores["pixel_accuracy"] / data.NUM_CLASSES)
+
+
+def test_0_4_measurement_is_the_lessons():
+    measured, share = metric_checks.all_background_mean_iou()
+    assert measured == pytest.approx(0.1666, abs=1e-3) and share == pytest.approx(0.833, abs=5e-4)
+    assert metric_checks.PREDICTION_TOLERANCE < abs(0.2 - measured)  # 1/5 is a wrong prediction
+
+
+def test_0_4_stub_is_not_done():
+    with pytest.raises(NotDone, match=r"^Exercise 0\.4 is not done yet"):
+        checks.check_all_background_prediction(...)
 
 
 def test_failure_message_shows_expected_received_and_the_matrix():
-    with pytest.raises(AssertionError) as failure:
-        checks.check_mean_iou(WRONG_0_2["nan classes averaged as zero"])
+    with pytest.raises(CaseFailure) as failure:
+        checks.check_mean_iou(MISTAKES_0_2["nan classes averaged as zero"])
     message = str(failure.value)
     assert "expected 0." in message and "received 0." in message and "rows: true class" in message
+
+
+def test_every_check_draws_its_cases_from_the_grading_seed(monkeypatch):
+    visible = [c[1] for c in metric_checks._score_cases(case_rng(metric_checks._SEED + 2))]
+    monkeypatch.setenv(GRADING_SEED_ENV, "7")
+    graded = [c[1] for c in metric_checks._score_cases(case_rng(metric_checks._SEED + 2))]
+    assert not any(np.array_equal(a, b) for a, b in zip(visible, graded))

@@ -1,13 +1,22 @@
-"""Checks for lesson 00's exercises: the confusion matrix and the paper's IU metrics."""
+"""Checks for lesson 00's exercises: the confusion matrix and the paper's metrics.
+
+- 0.1 ``check_confusion_matrix(fn)``: counts (label, prediction) pairs, void left out.
+- 0.2 ``check_mean_iou(fn)``: mean IU from a confusion matrix, absent classes left out.
+- 0.3 ``check_mean_accuracy(fn, trap_answer)``: mean accuracy, and the explanation (one of
+  ``TRAP_CHOICES``) of what the all-background model scores.
+- 0.4 ``check_all_background_prediction(prediction)``: "predict, then run": the learner's
+  prediction of the all-background model's mean IU on the course data.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from fcn_lessons import metrics
-from fcn_lessons.checks._core import case_rng, cases, exercise_check, passed
+from fcn_lessons.checks._core import CaseFailure, NotDone, case_rng, cases, check_prediction, exercise_check, passed
 
-__all__ = ["check_confusion_matrix", "check_mean_iou", "check_frequency_weighted_iou"]
+__all__ = ["check_confusion_matrix", "check_mean_iou", "check_mean_accuracy",
+           "check_all_background_prediction", "TRAP_CHOICES"]
 
 _SEED = 1  # the checks draw their own random cases; the learner's seed is untouched
 _RTOL = 1e-6  # float32 arithmetic is fine; every plausible mistake is off by far more
@@ -103,9 +112,9 @@ def check_confusion_matrix(fn) -> None:
     passed("0.1", len(configs), "match the reference counts")
 
 
-# --- Exercises 0.2 and 0.3: mean IU and frequency weighted IU ---------------------------------
+# --- Exercises 0.2 and 0.3: mean IU and mean accuracy ----------------------------------------
 
-def _random_confusion(rng, num_classes, *, absent=(), predicted_only=(), perfect=False):
+def _random_confusion(rng, num_classes, *, absent=(), predicted_only=(), perfect=False, all_background=False):
     """Counts with classes ``absent`` from labels and predictions, and ``predicted_only``
     classes that are predicted but never labelled."""
     matrix = rng.integers(0, 40, size=(num_classes, num_classes))
@@ -119,10 +128,12 @@ def _random_confusion(rng, num_classes, *, absent=(), predicted_only=(), perfect
         matrix[rng.integers(0, num_classes), c] += 7
     if perfect:
         matrix = np.diag(np.diag(matrix))
+    if all_background:  # every pixel predicted as class 0
+        matrix = np.column_stack([matrix.sum(axis=1), np.zeros((num_classes, num_classes - 1), matrix.dtype)])
     return matrix.astype(np.int64)
 
 
-def _iou_cases(rng):
+def _score_cases(rng):
     return [
         ("5 classes, all present", _random_confusion(rng, 5)),
         ("21 classes, all present", _random_confusion(rng, 21)),
@@ -131,6 +142,7 @@ def _iou_cases(rng):
         ("4 classes; classes 1 and 2 absent, class 3 predicted only",
          _random_confusion(rng, 4, absent=(1, 2), predicted_only=(3,))),
         ("3 classes, a perfect prediction (diagonal)", _random_confusion(rng, 3, perfect=True)),
+        ("5 classes, every pixel predicted as background", _random_confusion(rng, 5, all_background=True)),
     ]
 
 
@@ -145,83 +157,158 @@ def _scalar(case, received, what):
     return float(value)
 
 
-def _iou_variants(confusion):
-    """Plausible wrong answers, to name the mistake in the failure message."""
+def _score_variants(confusion):
+    """Plausible wrong answers (and right ones of the other exercise), to name a mistake."""
     c = confusion.astype(np.float64)
     hits, rows, cols = np.diag(c), c.sum(axis=1), c.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = hits / (rows + cols - hits)
-        return iou, {
-            "nan_as_zero": np.nan_to_num(iou).mean(),
-            "plain_mean": iou.mean(),
-            "labelled_only": iou[rows > 0].mean(),
-            "accuracy": np.nanmean(hits / rows),
-            "pixel_accuracy": hits.sum() / c.sum(),
-            "no_minus_diag": np.nanmean(hits / (rows + cols)),
-            "fw_by_predictions": np.nansum(cols / c.sum() * iou),
-            "fw_nan": (rows / c.sum() * iou).sum(),
-            "fw_unnormalised": np.nansum(rows * iou),
+        iou, accuracy, precision = hits / (rows + cols - hits), hits / rows, hits / cols
+        return {
             "mean_iou": np.nanmean(iou),
+            "mean_accuracy": np.nanmean(accuracy),
+            "pixel_accuracy": hits.sum() / c.sum(),
+            "frequency_weighted_iou": np.nansum(rows / c.sum() * iou),
+            "iou_nan_as_zero": np.nan_to_num(iou).mean(),
+            "iou_plain_mean": iou.mean(),
+            "iou_labelled_only": iou[rows > 0].mean(),
+            "iou_no_minus_diag": np.nanmean(hits / (rows + cols)),
+            "accuracy_union_rule": np.nan_to_num(accuracy)[(rows + cols) > 0].mean(),  # before nan_as_zero: the more specific
+            "accuracy_nan_as_zero": np.nan_to_num(accuracy).mean(),
+            "accuracy_plain_mean": accuracy.mean(),
+            "accuracy_by_columns": np.nanmean(precision),
         }
 
 
-_IOU_HINTS = {
-    "nan_as_zero": "a class absent from labels and predictions has IU 0/0 = NaN: leave it out of the "
-                   "mean (np.nanmean), do not count it as 0.",
-    "plain_mean": "a class absent from labels and predictions has IU 0/0 = NaN; np.mean then returns "
-                  "NaN: use np.nanmean.",
-    "labelled_only": "a class that is predicted but never labelled has IU 0 and must count in the mean: "
-                     "leave out only classes whose union is empty.",
-    "accuracy": "that is the mean (per-class) accuracy n_ii / t_i; IU divides by the union "
-                "t_i + sum_j n_ji - n_ii.",
-    "pixel_accuracy": "that is the pixel accuracy; IU is computed per class, then averaged.",
-    "no_minus_diag": "the union counts the correct pixels once: t_i + sum_j n_ji - n_ii.",
-    "fw_by_predictions": "weight each class by its share of the *labelled* pixels t_i (row sums), "
-                         "not of the predicted pixels (column sums).",
-    "fw_nan": "a class absent from labels and predictions has IU NaN and weight 0; 0 * NaN is NaN: "
-              "sum only over classes with t_i > 0 (or use np.nansum).",
-    "fw_unnormalised": "divide by the total number of labelled pixels, sum_k t_k.",
-    "mean_iou": "that is the mean IU; frequency weighted IU weights each class by t_i / sum_k t_k.",
+_SCORE_HINTS = {
+    "mean_iou": "that is the mean IU; mean accuracy divides by t_i (the row sum) only.",
+    "mean_accuracy": "that is the mean (per-class) accuracy n_ii / t_i; IU divides by the union "
+                     "t_i + sum_j n_ji - n_ii.",
+    "pixel_accuracy": "that is the pixel accuracy: it weighs classes by their pixels. Compute a score per "
+                      "class first, then average the classes.",
+    "frequency_weighted_iou": "that is the frequency weighted IU (classes weighted by their pixels); "
+                              "average the classes with equal weight.",
+    "iou_nan_as_zero": "a class absent from labels and predictions has IU 0/0 = NaN: leave it out of the "
+                       "mean (np.nanmean), do not count it as 0.",
+    "iou_plain_mean": "a class absent from labels and predictions has IU 0/0 = NaN; np.mean then returns "
+                      "NaN: use np.nanmean.",
+    "iou_labelled_only": "a class that is predicted but never labelled has IU 0 and must count in the mean: "
+                         "leave out only classes whose union is empty.",
+    "iou_no_minus_diag": "the union counts the correct pixels once: t_i + sum_j n_ji - n_ii.",
+    "accuracy_nan_as_zero": "a class with no labelled pixel (t_i = 0) has no accuracy (0/0): leave it out "
+                            "of the mean, do not count it as 0.",
+    "accuracy_plain_mean": "a class with no labelled pixel has accuracy 0/0 = NaN; np.mean then returns "
+                           "NaN: use np.nanmean.",
+    "accuracy_union_rule": "unlike IU, accuracy is undefined for a class that is predicted but never "
+                           "labelled (t_i = 0): leave every class with t_i = 0 out of the mean.",
+    "accuracy_by_columns": "accuracy divides by t_i, the pixels *labelled* i (row sums), not by the pixels "
+                           "predicted as i (column sums).",
 }
 
 
-def _iou_hint(received, confusion, key: str) -> str | None:
-    _, variants = _iou_variants(confusion)
-    own_first = sorted(variants, key=lambda name: name.startswith("fw_") != (key == "frequency_weighted_iou"))
-    for name in own_first:
-        value = variants[name]
+def _score_hint(received, confusion, key: str) -> str | None:
+    for name, value in _score_variants(confusion).items():
         if name == key:
             continue
         if (np.isnan(received) and np.isnan(value)) or np.isclose(received, value, rtol=_RTOL, atol=0):
-            return _IOU_HINTS[name]
+            return _SCORE_HINTS[name]
     return None
 
 
-def _check_iou(fn, exercise: str, key: str, what: str, hint: str) -> None:
+def _check_score(fn, exercise: str, key: str, what: str, hint: str) -> int:
     rng = case_rng(_SEED + int(exercise.split(".")[1]))
-    configs = _iou_cases(rng)
+    configs = _score_cases(rng)
     for case, (_, confusion) in zip(cases(exercise, [c[0] for c in configs], hint), configs):
         expected = metrics.segmentation_scores(confusion)[key]
         received = _scalar(case, case.call(fn, confusion.copy()), what)
         if not np.isclose(received, expected, rtol=_RTOL, atol=0):
-            specific = _iou_hint(received, confusion, key)
             raise case.fail(f"{what}: expected {expected:.6f}, received {received:.6f}\n"
                             f"confusion matrix (rows: true class, columns: predicted):\n{confusion}",
-                            hint=specific)
-    passed(exercise, len(configs), "match the paper's definition")
+                            hint=_score_hint(received, confusion, key))
+    return len(configs)
 
 
 @exercise_check("0.2")
 def check_mean_iou(fn) -> None:
     """Exercise 0.2: ``fn(confusion (C, C)) -> float`` mean IU as in the FCN paper."""
-    _check_iou(fn, "0.2", "mean_iou", "mean IU",
-               "IU_i = n_ii / (t_i + sum_j n_ji - n_ii) with t_i the row sums and sum_j n_ji the column "
-               "sums; average over the classes whose IU is defined (np.nanmean).")
+    count = _check_score(fn, "0.2", "mean_iou", "mean IU",
+                         "IU_i = n_ii / (t_i + sum_j n_ji - n_ii) with t_i the row sums and sum_j n_ji the "
+                         "column sums; average over the classes whose IU is defined (np.nanmean).")
+    passed("0.2", count, "match the paper's definition")
+
+
+# --- Exercise 0.3: mean accuracy, and the all-background trap --------------------------------
+
+TRAP_CHOICES = ("a", "b", "c", "d")  # the statements of exercise 0.3's question, in the notebook
+_TRAP_ANSWER = "b"
+_TRAP_WHY = {
+    "a": "pixel accuracy counts pixels, so the background's 83% dominates it; mean accuracy averages the "
+         "classes, each counted once, so the four missed classes pull it down to 1/5.",
+    "b": "background's accuracy is 1 (every background pixel is right), each object class's is 0, and mean "
+         "accuracy weighs the five classes equally: 1/5 = 20%, whatever the background share. Pixel "
+         "accuracy weighs them by their pixels, so it reports the background share, 83%.",
+    "c": "accuracy divides by t_i, the pixels *labelled* i, which every class has here; it is undefined "
+         "only for a class with no labelled pixel. A class never predicted has accuracy 0, not 0/0.",
+    "d": "background is found perfectly (accuracy 1) and counts as one of the five classes: the mean is "
+         "1/5, not 0.",
+}
+
+
+def _check_trap_answer(trap_answer) -> None:
+    if trap_answer is Ellipsis or trap_answer is None:
+        raise NotDone("Exercise 0.3 is not done yet: your mean_accuracy passes; now set TRAP_ANSWER to the "
+                      "letter of the statement you choose, run that cell, then this one.")
+    choice = str(trap_answer).strip().lower() if isinstance(trap_answer, str) else trap_answer
+    if choice not in TRAP_CHOICES:
+        options = ", ".join(repr(c) for c in TRAP_CHOICES)
+        raise CaseFailure(f"Exercise 0.3: TRAP_ANSWER must be one of {options}; received {trap_answer!r}.")
+    if choice != _TRAP_ANSWER:
+        raise CaseFailure(f"Exercise 0.3: your mean_accuracy is right, but statement {choice!r} is not.\n"
+                          f"Why not: {_TRAP_WHY[choice]}\nRead the statements again and pick another.")
 
 
 @exercise_check("0.3")
-def check_frequency_weighted_iou(fn) -> None:
-    """Exercise 0.3: ``fn(confusion (C, C)) -> float`` frequency weighted IU as in the FCN paper."""
-    _check_iou(fn, "0.3", "frequency_weighted_iou", "frequency weighted IU",
-               "(sum_k t_k)^-1 sum_i t_i IU_i: weight each class's IU by its share of the labelled "
-               "pixels (row sums), over the classes with t_i > 0.")
+def check_mean_accuracy(fn, trap_answer) -> None:
+    """Exercise 0.3: ``fn(confusion (C, C)) -> float`` mean accuracy as in the FCN paper, and
+    ``trap_answer``, the letter (one of ``TRAP_CHOICES``) of the statement that explains
+    the all-background model's scores."""
+    count = _check_score(fn, "0.3", "mean_accuracy", "mean accuracy",
+                         "accuracy_i = n_ii / t_i with t_i the row sums; average over the classes with "
+                         "t_i > 0 (np.nanmean after 0/0 = NaN).")
+    _check_trap_answer(trap_answer)
+    print(f"Exercise 0.3 passed: {count} random cases match the paper's definition, and statement "
+          f"{_TRAP_ANSWER!r} is right: {_TRAP_WHY[_TRAP_ANSWER]}")
+
+
+# --- Exercise 0.4: predict, then run ---------------------------------------------------------
+
+COURSE_SCENES = {"num_images": 300, "image_size": 64, "seed": 1}  # lesson 00, section 4
+PREDICTION_TOLERANCE = 0.01  # in mean IU: 0.833 / 5 read off the printed share passes, 1/5 or 3/4 / 5 not
+
+
+def all_background_mean_iou() -> tuple[float, float]:
+    """(mean IU, background share of the labelled pixels) of the all-background model on the
+    course scenes of lesson 00 (``COURSE_SCENES``)."""
+    from fcn_lessons import data
+
+    _, masks = data.make_shapes(**COURSE_SCENES)
+    scores = metrics.segmentation_scores(metrics.confusion_matrix(masks, np.zeros_like(masks), data.NUM_CLASSES))
+    return scores["mean_iou"], scores["pixel_accuracy"]
+
+
+@exercise_check("0.4")
+def check_all_background_prediction(prediction) -> None:
+    """Exercise 0.4: the learner's prediction (a fraction) of the mean IU of the model that
+    predicts background everywhere, against the measurement on the course scenes."""
+    if prediction is Ellipsis or prediction is None:
+        raise NotDone("Exercise 0.4 is not done yet: write your prediction first (replace the ... in its "
+                      "exercise cell), run that cell, then this one.")
+    if isinstance(prediction, (int, float, np.integer, np.floating)) and not isinstance(prediction, bool) \
+            and 1 < prediction <= 100:
+        raise CaseFailure(f"Exercise 0.4: write the mean IU as a fraction between 0 and 1 (e.g. 0.25 for 25%); "
+                          f"received {prediction!r}.")
+    measured, share = all_background_mean_iou()
+    explanation = (f"Every pixel is predicted background, so background's union is every labelled pixel and "
+                   f"its IU is its share, {share:.3f}; each object class's IU is 0 (nothing right), and all "
+                   f"five classes are labelled, so mean IU = {share:.3f} / 5 = {measured:.3f}.")
+    check_prediction("0.4", prediction, measured, what="the mean IU of the all-background model",
+                     explanation=explanation, tolerance=PREDICTION_TOLERANCE)
