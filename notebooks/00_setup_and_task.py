@@ -352,8 +352,8 @@ except ValueError as error:
 # Resizing an image blends neighbouring pixels. Resizing a label map the same way blends
 # *class ids*, which is meaningless: halfway between square (2) and void (255) is 128, and
 # halfway between circle (1) and triangle (3) is square (2). Tutorials have done this: the
-# TensorFlow segmentation tutorial resized its masks bilinearly until
-# [tensorflow/docs#2159](https://github.com/tensorflow/docs/pull/2159) (December 2022)
+# TensorFlow segmentation tutorial resized its masks bilinearly until a pull request of
+# December 2022 ([tensorflow/docs#2159](https://github.com/tensorflow/docs/pull/2159))
 # switched it to nearest neighbour. Label maps must be resized with **nearest-neighbour**
 # sampling, which copies an existing label:
 
@@ -496,8 +496,10 @@ print(metrics.format_scores(metrics.segmentation_scores(metrics.confusion_matrix
 # per 32×32 pixels, FCN-8s one per 8×8 (lessons 02-05). What does a stride of 8 cost by
 # itself? Take an **oracle**: it reads the *true* labels and gives each 8×8 cell the true
 # share of each class, then upsamples these scores bilinearly, as FCN does
-# (`receptive.coarse_oracle`, which lesson 02 uses too). No network at stride 8 with this
-# upsampling can do better:
+# (`receptive.coarse_oracle`, which lesson 02 uses too). It is never wrong about a cell,
+# so its errors come from the stride and the upsampling alone. (The FCN paper's appendix A,
+# arXiv version, computes such "approximate upper bounds" from VOC's labels: mean IU 96.4
+# at a factor of 8, 86.1 at 32.)
 
 # %%
 STRIDE = 8  # pixels per output cell, as FCN-8s' finest prediction
