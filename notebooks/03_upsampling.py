@@ -24,28 +24,30 @@
 # so it must bring those coarse score maps back to the input's resolution: it
 # **upsamples**. This lesson takes apart every way of doing that, with a numpy version
 # of each next to the Keras layer it explains, and checks that they agree.
-#
+
+# %% [markdown]
 # **You will leave knowing**
-# - nearest and bilinear interpolation, and the two corner conventions of bilinear
+# - nearest and bilinear interpolation, and bilinear's two corner conventions
 #   (half-pixel centres vs `align_corners=True`): which library uses which;
-# - what a transposed convolution computes, three ways: a scatter-add of kernel copies,
-#   the transpose of a convolution's matrix, the gradient of a convolution; why
-#   "deconvolution" is a misnomer;
-# - the output size of `Conv2DTranspose` ('valid', 'same', `output_padding`);
-# - how FCN initialises its transposed convolutions to bilinear interpolation, per
-#   channel, where that differs from bilinear resizing, and what a channel-mixing kernel
-#   does; how a random initialisation compares (measured);
-# - max-unpooling with switches (SegNet) and depth-to-space (sub-pixel convolution);
-# - checkerboard artifacts: when kernel copies overlap unevenly, how to score them, how to
-#   avoid them; and two interactive explorers of all of it.
-#
+# - what a transposed convolution computes, four ways: a scatter-add of kernel copies,
+#   the transpose of a convolution's matrix, the gradient of a convolution, and a
+#   convolution of a zero-stuffed input; why "deconvolution" is a misnomer;
+# - the output size of `Conv2DTranspose`, and an error Keras does not warn about;
+# - FCN's bilinear initialisation (per channel), what it does at the border of FCN-32s,
+#   and what the paper and the reference code each learned or kept fixed;
+# - max-unpooling with switches, depth-to-space, and a channel-order trap when porting;
+# - checkerboard artifacts: what decides them (the *phase sums* of the kernel, not the
+#   overlap alone), how they compound across layers, and how to avoid them; two explorers.
+
+# %% [markdown]
 # **Prerequisites:** lesson 01 (score maps at an output stride); strided convolutions and
 # Keras layers; numpy indexing.
 #
-# **Run time:** about 30 seconds on a laptop CPU (measured: 22 to 36 s on two shared
-# cores). On a Colab GPU expect about the same: the work is small and mostly numpy, so
-# a GPU has little to speed up. The exercises for this lesson are in
-# `exercises/03_upsampling.ipynb`.
+# **Run time:** about 20 seconds on a laptop CPU (measured on the course's 2-core machine:
+# `docs/RESULTS.md`); on a GPU it has not been measured, and most of the work is numpy,
+# which runs on the CPU anyway. The exercises are in `exercises/03_upsampling.ipynb`.
+#
+# Sections marked **(first pass: skip)** deepen a point; nothing later depends on them.
 
 # %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
@@ -61,6 +63,8 @@ import fcn_lessons
 
 ENV = fcn_lessons.setup(seed=0)
 
+# %%
+import re
 import time
 
 import cv2
@@ -69,7 +73,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from fcn_lessons import data, metrics, upsampling, viz, widgets
+from fcn_lessons import data, photo, upsampling, widgets
+from fcn_lessons import upsampling_demos as demos
 
 rng = np.random.default_rng(0)
 np.set_printoptions(precision=3, suppress=True)
@@ -88,6 +93,8 @@ FLOAT32_TOLERANCE = 1e-5
 #   score map is 32 times smaller than the image and has to be upsampled.
 # - "A 1×1 convolution, also called an upsampling layer": no. A 1×1 convolution scores
 #   classes at each position (lesson 01); it never changes the resolution.
+
+# %% [markdown]
 # - "Deconvolution layers recover the original image": the layer FCN (and Caffe) calls
 #   *Deconvolution* is a **transposed convolution**. It does not invert a convolution
 #   (section 3 shows what it does compute). The paper itself describes it as backwards
@@ -101,9 +108,10 @@ FLOAT32_TOLERANCE = 1e-5
 #
 # **Nearest neighbour** repeats every pixel f×f times; that is Keras'
 # `UpSampling2D(f)`. **Bilinear** interpolation reads the input at a fractional *source
-# coordinate* for each output pixel and mixes the two nearest input pixels along each
-# axis. The question is which source coordinate belongs to output pixel `o`. Two
-# conventions are in use:
+# coordinate* for each output pixel and mixes the two nearest input pixels along each axis.
+
+# %% [markdown]
+# Which source coordinate belongs to output pixel `o`? Two conventions are in use:
 #
 # - **half-pixel centres**: pixel `i` is the square `[i, i + 1)` with its centre at
 #   `i + 0.5`; output pixel `o` (centre `o + 0.5` in output units) reads the input at
@@ -154,11 +162,27 @@ for name, result in LIBRARIES.items():
 # pixel at ×2, nearly half a pixel at ×32); it survives in `tf.compat.v1` and in models
 # ported from TF1.
 #
-# Does the difference matter? Plot the source coordinate of every output pixel for ×8
-# upsampling of a 16-pixel row: the conventions disagree by up to 0.4 of an input pixel
-# (over 3 output pixels) near the borders. A network trained with one and run with the
-# other sees its predictions shifted by that much: small for a photo, large for a
-# one-pixel-wide boundary.
+# On a photograph (matplotlib's sample picture of Grace Hopper, `fcn_lessons.photo`),
+# averaged ×8 down as a score map at FCN-8s's stride would be, then brought back:
+
+# %%
+PHOTO_SIDE = 128  # pixels: the photograph's central square, resized
+PHOTO_FACTOR = 8  # FCN-8s's output stride
+portrait = photo.grace_hopper(PHOTO_SIDE)
+fig, upsampled = demos.show_interpolations(portrait, PHOTO_FACTOR)
+plt.show()
+shift = np.abs(upsampled["bilinear, half-pixel centres"] - upsampled["bilinear, align_corners=True"])
+print(f"half-pixel vs align_corners: mean |difference| {shift.mean():.3f}, largest {shift.max():.3f} "
+      "(pixel values in [0, 1])")
+
+# %% [markdown]
+# Nearest shows the 8×8 blocks; the two bilinear versions look alike, yet they differ
+# most along edges and towards the borders, where align_corners stretches the image.
+# How far apart are they? The source coordinate of every output pixel, for ×8 upsampling
+# of a 16-pixel row: the conventions disagree by up to 0.4 of an input pixel (over 3
+# output pixels) near the borders. A network trained with one and run with the other
+# sees its predictions shifted by that much: small for a photo, large for a one-pixel
+# boundary.
 
 # %%
 SIDE, FACTOR = 16, 8  # a 16-pixel row upsampled ×8, like an FCN-8s score map
@@ -191,7 +215,7 @@ print("nearest ×2 keeps the labels:\n", upsampling.nearest_upsample(label_map, 
 print("bilinear ×2 invents new ones:\n", upsampling.bilinear_upsample(label_map, 2))
 
 # %% [markdown]
-# ## 3. Transposed convolution, three ways
+# ## 3. Transposed convolution, four ways
 #
 # ### 3.1 A scatter-add of kernel copies
 #
@@ -218,13 +242,25 @@ layer_1d.set_weights([kernel_1d.reshape(1, 3, 1, 1)])
 print("keras Conv2DTranspose:", np.asarray(layer_1d(x_1d.reshape(1, 1, 3, 1))).ravel().astype(int))
 
 # %% [markdown]
-# In 2-D with channels the same holds: input pixel `x[i, j]` (a vector of C_in values)
-# adds `kernel[a, b] @ x[i, j]` to output pixel `(i·s + a, j·s + b)` for every kernel
-# offset `(a, b)`. Keras stores a `Conv2DTranspose` kernel as **(kh, kw, C_out, C_in)**:
-# the last two axes are swapped relative to `Conv2D`'s (kh, kw, C_in, C_out), because
-# the layer runs a convolution backwards. `upsampling.transposed_conv2d` is this
-# scatter-add (looping over the kh·kw offsets rather than the pixels: the same sum),
-# with Keras' cropping for 'same' padding:
+# In 2-D the copies are squares. Below, a 2×2 input scatters four copies of a 3×3 kernel
+# of ones, 2 pixels apart. The input values 1, 10, 100 and 1000 make the output's digits
+# tell which copies reached each pixel: the centre, 1111, received all four; the
+# corners, one each. The last copy starts at `(n - 1)·s` and is k wide, so the full
+# output here is `(2 - 1)·2 + 3 = 5` pixels on a side.
+
+# %%
+DIGITS = np.array([[1, 10], [100, 1000]])  # one decimal digit per input pixel
+fig = demos.draw_scatter_add_2d(DIGITS, np.ones((3, 3)), stride=2)
+plt.show()
+
+# %% [markdown]
+# With channels the same holds: input pixel `x[i, j]` (a vector of C_in values) adds
+# `kernel[a, b] @ x[i, j]` to output pixel `(i·s + a, j·s + b)` for every kernel offset
+# `(a, b)`. Keras stores a `Conv2DTranspose` kernel as **(kh, kw, C_out, C_in)**: the
+# last two axes are swapped relative to `Conv2D`'s (kh, kw, C_in, C_out), because the
+# layer runs a convolution backwards. `upsampling.transposed_conv2d` is this scatter-add
+# (looping over the kh·kw offsets rather than the pixels: the same sum), with Keras'
+# cropping for 'same' padding:
 
 # %% tags=["nbval-ignore-output"]
 x = rng.standard_normal((2, 5, 6, 3)).astype("float32")
@@ -243,9 +279,9 @@ for padding in ("valid", "same"):
 # `conv(x) = M @ x`. Each row of M holds the kernel at the positions its window covers.
 # For a 5×5 input, a 3×3 kernel and stride 2 ('valid'), there are 2×2 outputs, so M is
 # 4×25. Its transpose M.T is 25×4: it maps 4 numbers back to a 5×5 image, and each
-# *column* of M (a kernel copy) is where one of them goes. That is the scatter-add, and
-# the reason for the name **transposed** convolution (Dumoulin and Visin, *A guide to
-# convolution arithmetic for deep learning*, 2016).
+# *row* of M (a column of M.T: one kernel copy) is where one of them goes. That is the
+# scatter-add, and the reason for the name **transposed** convolution (Dumoulin and
+# Visin, *A guide to convolution arithmetic for deep learning*, 2016).
 
 # %%
 IMAGE_SIDE, KERNEL_SIDE, STRIDE = 5, 3, 2
@@ -282,7 +318,7 @@ print(f"transposed: max |M.T @ y - scatter-add| = {np.abs(back_by_matrix - back_
 assert np.allclose(back_by_matrix, back_by_scatter, atol=1e-4)
 
 # %% [markdown]
-# ### 3.3 The gradient of a convolution
+# ### 3.3 The gradient of a convolution (first pass: skip)
 #
 # If `z = M @ x`, the gradient of any loss with respect to x is `M.T @ (dloss/dz)`. So a
 # transposed convolution is exactly what backpropagation through a convolution computes
@@ -306,6 +342,41 @@ print(f"gradient {gradient.shape}, transposed conv {transposed.shape}: "
 assert np.allclose(gradient, transposed, atol=1e-4)
 
 # %% [markdown]
+# ### 3.4 A convolution of a zero-stuffed input (first pass: skip)
+#
+# Seen from the output side, the scatter-add is an ordinary convolution: insert s - 1
+# zeros between the input pixels (the "fractional input stride 1/s"), pad k - 1 zeros on
+# every side, and slide the kernel over it, **flipped** in both axes (output pixel o
+# meets tap t of the copy of input (o - t)/s, so the taps arrive in reverse order) and
+# read in Conv2D's layout. With stride 1 nothing is inserted: a transposed convolution
+# *is* a convolution, with 'full' padding and the flipped kernel. Keras' own `Conv2D`
+# on the stuffed input gives `Conv2DTranspose`'s output:
+
+# %% tags=["nbval-ignore-output"]
+x_small = rng.standard_normal((1, 3, 3, 2)).astype("float32")
+for stride in (1, 2):
+    layer = keras.layers.Conv2DTranspose(4, KERNEL_SIDE, strides=stride, use_bias=False)
+    expected = np.asarray(layer(x_small))
+    kernel = layer.get_weights()[0]  # (3, 3, 4 out, 2 in)
+    stuffed = upsampling.insert_zeros(x_small, stride)  # s - 1 zeros between neighbours
+    edge = KERNEL_SIDE - 1
+    padded = np.pad(stuffed, ((0, 0), (edge, edge), (edge, edge), (0, 0)))
+    conv = keras.layers.Conv2D(4, KERNEL_SIDE, use_bias=False)  # stride 1, 'valid'
+    conv.build(padded.shape)
+    conv.set_weights([kernel[::-1, ::-1].transpose(0, 1, 3, 2)])  # flipped; (kh, kw, in, out)
+    by_conv = np.asarray(conv(padded))
+    print(f"stride {stride}: stuffed input {stuffed.shape[1:3]}, Conv2D {by_conv.shape[1:3]} vs Conv2DTranspose "
+          f"{expected.shape[1:3]}: max |difference| = {np.abs(by_conv - expected).max():.1e}")
+    assert np.allclose(by_conv, expected, atol=FLOAT32_TOLERANCE)
+    assert np.allclose(upsampling.transposed_conv2d_by_zero_insertion(x_small, kernel, stride), expected,
+                       atol=FLOAT32_TOLERANCE)
+print("the stuffed input (stride 2, channel 0):\n", upsampling.insert_zeros(x_small, 2)[0, :, :, 0])
+
+# %% [markdown]
+# The zero-stuffed view costs s² times more multiplications (most of them by zero), which
+# is why libraries compute the scatter-add (or the gradient) instead; it is the picture
+# behind the name *fractionally strided convolution*.
+#
 # ### Why "deconvolution" is a misnomer
 #
 # *Deconvolution* means undoing a convolution: recovering x from `M @ x` (as in image
@@ -328,17 +399,11 @@ assert not np.allclose(round_trip, image, atol=0.1)
 #
 # ## 4. The output size of Conv2DTranspose
 #
-# The full scatter-add is `(n - 1)·s + k` long: the last copy starts at `(n - 1)·s` and is
-# k wide. Keras then sizes the output as follows, per axis:
-#
-# | padding | `output_padding` | output length |
-# |---|---|---|
-# | 'valid' | None | `n·s + max(k - s, 0)` (equal to `(n - 1)·s + k` when k ≥ s) |
-# | 'same' | None | `n·s` (the scatter-add, cropped; the extra pixel is cropped at the end) |
-# | any | p (0 ≤ p < s) | `(n - 1)·s + k - 2·pad + p`, with `pad = k // 2` for 'same', 0 for 'valid' |
-#
-# 'same' gives exactly s times the input, which is what an FCN decoder wants. The formula
-# against the layer itself:
+# The scatter-add picture gives the full length: the last copy starts at `(n - 1)·s`
+# and is k wide, so the copies cover `(n - 1)·s + k` pixels. Keras then decides how much
+# of that to return. With `padding='same'` it returns exactly `n·s`, s times the input,
+# which is what an FCN decoder wants. The other cases, measured on the layer itself
+# (exercise 3.3 asks you to derive the rule that produces the last column):
 
 # %%
 SIZE_EXAMPLES = [  # (n, k, s, padding, output_padding)
@@ -346,35 +411,66 @@ SIZE_EXAMPLES = [  # (n, k, s, padding, output_padding)
     (4, 4, 2, "same", None), (4, 3, 2, "same", None), (4, 3, 2, "same", 1), (4, 4, 2, "same", 1),
     (7, 64, 32, "valid", None), (7, 64, 32, "same", None),
 ]
-print(f"{'n':>3} {'k':>3} {'s':>3} {'padding':8s} {'out_pad':8s} {'formula':>8s} {'Keras':>6s}")
+print(f"{'n':>3} {'k':>3} {'s':>3} {'padding':8s} {'out_pad':8s} {'n·s':>5s} {'copies cover':>13s} {'Keras':>6s}")
 for n, k, s, padding, p in SIZE_EXAMPLES:
     layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
                                          output_padding=None if p is None else (p, 0))
     measured = layer(np.zeros((1, n, 1, 1), "float32")).shape[1]
-    formula = upsampling.transposed_conv_output_size(n, k, s, padding, p)
-    print(f"{n:3d} {k:3d} {s:3d} {padding:8s} {str(p):8s} {formula:8d} {measured:6d}")
-    assert formula == measured
+    print(f"{n:3d} {k:3d} {s:3d} {padding:8s} {str(p):8s} {n * s:5d} {(n - 1) * s + k:13d} {measured:6d}")
+    assert measured == upsampling.transposed_conv_output_size(n, k, s, padding, p)  # the course's rule agrees
 
 # %% [markdown]
-# Two traps: with 'valid' and k < s the output is n·s long and its last `s - k` pixels
-# are zeros (no copy reaches them); and with 'same', an even k and `output_padding=0` the
-# formula asks for `(n - 1)·s` pixels, fewer than TensorFlow's 'same' arithmetic can map
-# back to n inputs, so the layer fails when called (with TensorFlow's oneDNN CPU kernels,
-# an `AbortedError`): use `output_padding=None` there.
-#
+# Two traps. With 'valid' and k < s the output is n·s long and its last `s - k` pixels
+# are zeros: no copy reaches them. And with 'same', an even k and `output_padding=0`,
+# Keras asks for an output one stride *shorter* than n·s; TensorFlow's 'same' arithmetic
+# maps that length back to fewer than n inputs, so the layer fails when called, with an
+# error that does not say why:
+
+# %% tags=["nbval-ignore-output"]
+# 'same', even kernel, output_padding=0, on 4 pixels: Keras promises (4 - 1)·2 = 6 pixels
+too_short = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", output_padding=0)
+print("Keras' output shape:", too_short.compute_output_shape((1, 4, 4, 1)))
+raised = None
+try:
+    too_short(np.zeros((1, 4, 4, 1), "float32"))
+except tf.errors.OpError as err:  # which subclass depends on the CPU kernels TensorFlow uses
+    raised = err
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # drop terminal colour codes
+    detail = message.split("}}", 1)[-1].split("[Op:")[0].strip()
+    print(f"{type(err).__name__}: {detail[:220]}")
+assert raised is not None, "this call used to fail; if it works now, the trap is gone"
+
+# %% [markdown]
+# On this course's CPU TensorFlow uses oneDNN kernels, and the error is an `AbortedError`
+# ("could not create a primitive descriptor"). With oneDNN switched off
+# (`TF_ENABLE_ONEDNN_OPTS=0`) the same call raises an `InvalidArgumentError` that names
+# the cause: "Size of out_backprop doesn't match computed: actual = 4, computed = 3". The
+# 6-pixel output is, under 'same' with stride 2, the gradient of a map of 3 pixels, not 4
+# (`docs/RESULTS.md` records both). Use `output_padding=None` with 'same'.
+
+# %% [markdown]
 # ## 5. Bilinear initialisation: a transposed convolution that interpolates
 #
 # Bilinear interpolation by an integer factor f is a transposed convolution: every input
 # pixel spreads its value into the output with a tent-shaped weight, 1 at its own centre,
-# falling linearly to 0 at the centres of its neighbours, f output pixels away. FCN
-# initialises its upsampling layers with this kernel (the reference implementation's
-# `upsample_filt`): size `k = 2f - f mod 2` (4 for ×2, 16 for ×8, 64 for ×32), centre
-# `c = f - 0.5` for even k, weight `(1 - |a - c| / f)(1 - |b - c| / f)` at tap (a, b),
-# and **only on the diagonal**: input channel i feeds output channel i, because each
-# channel is the score of one class and classes must not mix.
+# falling linearly to 0 at the centres of its neighbours, f output pixels away. Tap t of
+# a kernel of size k weighs `1 - |t - c| / f`, with c the kernel's middle, `(k - 1) / 2`:
+# `f - 0.5` for an even size, `f - 1` for an odd one. The 2-D kernel is the outer product
+# of two such tents, placed **only on the diagonal** (input channel i feeds output
+# channel i), because each channel is the score of one class and classes must not mix.
+
+# %% [markdown]
+# Which size? Caffe's bilinear filler documents `k = 2f - f mod 2` (4 for ×2, 5 for ×3,
+# 16 for ×8, 64 for ×32). The FCN reference code (shelhamer/fcn.berkeleyvision.org) sets
+# its kernels with `surgery.upsample_filt(size)`, which takes the layer's kernel size and
+# derives the factor from it, `(size + 1) // 2`; its VGG16 networks use `k = 2f` (4, 32,
+# 16 and 64 for strides 2, 16, 8 and 32), and its FCN-AlexNet uses 63 for stride 32.
+# `upsampling.bilinear_taps(f, k)` computes the tent (default size 2f - f mod 2), and
+# `upsampling.bilinear_kernel(f, channels)` the Keras kernel:
 
 # %%
 print("×2 kernel, one channel (the FCN-16s/8s intermediate upsampling):\n", upsampling.bilinear_kernel(2, 1)[:, :, 0, 0])
+print("×3 taps (odd factor: 5 taps, centre tap 2 = f - 1):", upsampling.bilinear_taps(3))
 for factor in (2, 3, 4, 8, 32):
     kernel = upsampling.bilinear_kernel(factor, 1)[:, :, 0, 0]
     print(f"×{factor}: size {kernel.shape[0]}, weights sum to {kernel.sum():.0f} = {factor}²")
@@ -406,6 +502,7 @@ interior = (slice(border, -border), slice(border, -border))
 print(f"interior (all but {border} pixels at each border) identical:", bool(np.all(difference[interior] <= FLOAT32_TOLERANCE)))
 print("the border differs:", bool(np.any(difference > FLOAT32_TOLERANCE)))
 
+# %%
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
 for ax, picture, title in zip(axes, [coarse, by_resize, np.clip(by_layer, 0, 1)],
                               ["coarse input 16×16", "bilinear_upsample ×4", "Conv2DTranspose, bilinear kernel"]):
@@ -419,11 +516,41 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# FCN crops its upsampled maps (the reference implementation pads the input by 100
-# pixels and crops afterwards), so the border never reaches the loss. Now the classic
-# mistake: fill *every* channel pair with the tent (Caffe's bilinear filler does this
-# unless the layer is grouped per channel). Output channel j then receives the sum of all
-# input channels: every class gets the same score map.
+# ### What FCN-32s's border receives
+#
+# The reference networks do not pad 'same'. FCN-32s upsamples its score map with a
+# 'valid' transposed convolution, kernel 64 and stride 32, fixed to bilinear, and then
+# crops 19 rows and columns at the top and left so the output lines up with the image (its
+# 100-pixel input padding makes that possible; lesson 04 derives the offset). Does the
+# image's border then get full interpolation? Measure what each output row receives,
+# with the course's own functions:
+
+# %%
+border = demos.fcn32s_border()  # kernel 64, stride 32, crop 19: the reference's FCN-32s
+single = np.flatnonzero(border["copies"] == 1)
+inside = slice(single.max() + 1, None)
+print(f"output rows {single.min()}-{single.max()}: one kernel copy, total weight "
+      f"{border['weight'][single].min():.2f} to {border['weight'][single].max():.2f}")
+print(f"rows {single.max() + 1} on: {sorted(int(c) for c in set(border['copies'][inside]))} copies, total weight "
+      f"{border['weight'][inside].min():.2f} to {border['weight'][inside].max():.2f}")
+BACKGROUND_SCORES = np.array([[3.0, 0.0, 0.0, 0.0, 0.0]])  # a coarse score vector: "background", clearly
+cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+for row in (0, single.max(), single.max() + 1):
+    logits = border["weight"][row] * BACKGROUND_SCORES  # what reaches the loss at this row
+    print(f"row {row:2d}: weight {border['weight'][row]:.2f}, predicted class {int(np.argmax(logits))}, "
+          f"cross-entropy {float(cross_entropy(np.array([0]), logits)[0]):.3f}")
+
+# %% [markdown]
+# So the border does reach the loss, changed: rows (and columns) 0 to 12 of every
+# FCN-32s output receive a single kernel copy, whose weights run from 0.61 to 0.98, so
+# their scores are damped by up to 39%. The prediction (the argmax) is unchanged, since
+# every class's score is scaled alike, but the loss is not: for the same coarse scores
+# the cross-entropy is 0.50 at row 0 and 0.19 at row 12, against 0.18 in the interior,
+# and its gradient changes with it. The bottom and right edges depend on the input size.
+#
+# Now the classic mistake: fill *every* channel pair with the tent (Caffe's bilinear
+# filler does this unless the layer is grouped per channel). Output channel j then
+# receives the sum of all input channels: every class gets the same score map.
 
 # %%
 mixing_kernel = np.repeat(np.repeat(upsampling.bilinear_kernel(BILINEAR_FACTOR, 1), 3, axis=2), 3, axis=3)
@@ -443,14 +570,22 @@ plt.show()
 # %% [markdown]
 # ## 6. Learned or fixed? Bilinear versus random initialisation
 #
-# FCN learns its intermediate ×2 upsampling layers starting from bilinear, and keeps the
-# final one fixed: learning it "made no significant difference" (reference
-# implementation). What if we start from a random kernel instead? A tiny fitting task:
-# upsample class-score maps ×8, as FCN-8s's last layer does. The input is the fraction
-# of each class in every 8×8 block of a course label map (a perfect but coarse score
-# map); the target is the full-resolution label map; the loss is per-pixel softmax
-# cross-entropy with the void label ignored. One `Conv2DTranspose(5, 16, strides=8,
-# padding='same')` layer, no bias, trained with Adam from two initialisations.
+# The CVPR paper initialised its upsampling layers to bilinear interpolation; it learned
+# the intermediate ×2 layers of FCN-16s and FCN-8s and kept the last one fixed. The
+# reference implementation fixes all of them: every `Deconvolution` in its `net.py`
+# files has `lr_mult: 0`. Its README FAQ explains: "In our original experiments the
+# interpolation layers were initialized to bilinear kernels and then learned. In
+# follow-up experiments, and this reference implementation, the bilinear kernels are
+# fixed. There is no significant difference in accuracy in our experiments, and fixing
+# these parameters gives a slight speed-up."
+
+# %% [markdown]
+# What if we start from a random kernel instead? A tiny fitting task: upsample
+# class-score maps ×8, as FCN-8s's last layer does. The input is the share of each class
+# in every 8×8 block of a course label map (a perfect but coarse score map); the target is
+# the full-resolution label map; the loss is per-pixel softmax cross-entropy with the void
+# label ignored. One `Conv2DTranspose(5, 16, strides=8, padding='same')` layer, no bias,
+# trained with Adam from two initialisations (`upsampling_demos.fit_upsamplers`).
 
 # %%
 SCORE_FACTOR = 8  # FCN-8s's last upsampling
@@ -460,62 +595,25 @@ NUM_VAL_MAPS = 64  # a fixed validation set, the same in both modes
 EPOCHS = fcn_lessons.by_mode(full=10, quick=3)
 LEARNING_RATE = 1e-2  # Adam; large because the layer is linear and tiny
 BATCH = 32
-
-
-def coarse_scores(label_maps):
-    """(N, H, W) class ids -> (N, H/8, W/8, classes): the share of each class per block (void counts for none)."""
-    return data.class_counts_per_block(label_maps, SCORE_FACTOR, data.NUM_CLASSES) / SCORE_FACTOR**2
-
-
 _, train_maps = data.make_shapes(NUM_TRAIN_MAPS, image_size=MAP_SIZE, seed=1)
 _, val_maps = data.make_shapes(NUM_VAL_MAPS, image_size=MAP_SIZE, seed=2)
-train_scores, val_scores = coarse_scores(train_maps), coarse_scores(val_maps)
-print("one map: scores", train_scores.shape[1:], "-> labels", train_maps.shape[1:])
-
-
-def upsampling_model(kernel_initializer):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((None, None, data.NUM_CLASSES)),
-        keras.layers.Conv2DTranspose(data.NUM_CLASSES, 2 * SCORE_FACTOR, strides=SCORE_FACTOR, padding="same",
-                                     use_bias=False, kernel_initializer=kernel_initializer),
-    ])
-    model.compile(keras.optimizers.Adam(LEARNING_RATE),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=data.VOID_LABEL))
-    return model
-
-
-def pixel_accuracy(model, scores, labels):
-    confusion = metrics.confusion_matrix(labels, model.predict_on_batch(scores), data.NUM_CLASSES)  # argmax, void out
-    return metrics.segmentation_scores(confusion)["pixel_accuracy"]
-
-
+train = (demos.block_class_shares(train_maps, SCORE_FACTOR, data.NUM_CLASSES), train_maps)
+val = (demos.block_class_shares(val_maps, SCORE_FACTOR, data.NUM_CLASSES), val_maps)
+print("one map: scores", train[0].shape[1:], "-> labels", train_maps.shape[1:])
 INITIALISERS = {
     "bilinear": keras.initializers.Constant(upsampling.bilinear_kernel(SCORE_FACTOR, data.NUM_CLASSES)),
     "random (Glorot uniform, Keras' default)": "glorot_uniform",
 }
 
 # %% tags=["nbval-ignore-output"]
-curves, trained = {}, {}
 start = time.perf_counter()
-for name, initializer in INITIALISERS.items():
-    model = upsampling_model(initializer)
-    curve = [(model.evaluate(val_scores, val_maps, verbose=0), pixel_accuracy(model, val_scores, val_maps))]
-    for epoch in range(EPOCHS):
-        model.fit(train_scores, train_maps, batch_size=BATCH, epochs=1, verbose=0)
-        curve.append((model.evaluate(val_scores, val_maps, verbose=0), pixel_accuracy(model, val_scores, val_maps)))
-    curves[name], trained[name] = np.array(curve), model
-print(f"trained 2 models for {EPOCHS} epochs on {NUM_TRAIN_MAPS} maps in {time.perf_counter() - start:.1f} s")
-
-CONSTANT_SIDE = 12  # coarse pixels: the ×8 output keeps 64×64 pixels once the 16-pixel border is dropped
-constant_background = np.zeros((1, CONSTANT_SIDE, CONSTANT_SIDE, data.NUM_CLASSES), "float32")
-constant_background[..., 0] = 1  # a map that says "background" everywhere: the output should be flat
+curves, trained = demos.fit_upsamplers(INITIALISERS, train, val, factor=SCORE_FACTOR, num_classes=data.NUM_CLASSES,
+                                       epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE)
+print(f"trained {len(curves)} models for {EPOCHS} epochs on {NUM_TRAIN_MAPS} maps in {time.perf_counter() - start:.1f} s")
 print(f"{'initialisation':42s} {'val loss':>15s} {'val pixel acc.':>17s} {'artifact score':>15s}")
 print(f"{'':42s} {'start':>7s} {'end':>7s} {'start':>8s} {'end':>8s} {'of the kernel':>15s}")
 for name, curve in curves.items():
-    kernel = trained[name].get_weights()[0]
-    logits = upsampling.transposed_conv2d(constant_background, kernel, SCORE_FACTOR, "same")[0, :, :, 0]
-    score = upsampling.artifact_score(logits, SCORE_FACTOR, margin=2 * SCORE_FACTOR)
+    score = demos.constant_map_artifact_score(trained[name].get_weights()[0], SCORE_FACTOR)
     print(f"{name:42s} {curve[0, 0]:7.3f} {curve[-1, 0]:7.3f} {curve[0, 1]:8.3f} {curve[-1, 1]:8.3f} {score:15.3f}")
 
 # %%
@@ -542,30 +640,33 @@ assert np.all(bilinear_curve[:, 1] > random_curve[:, 1]), "random init should be
 # both loss and accuracy. The last column applies each trained kernel to a map that says
 # "background" everywhere and scores how periodic the output is (section 8): training
 # can leave periodic ripples in either kernel, and how much depends on the run length
-# (`docs/RESULTS.md` records a learner-sized run). Note also that the fixed bilinear
-# upsampler's *accuracy* is the best of all here: FCN's choice to keep the final layer
-# fixed costs nothing.
+# (`docs/RESULTS.md` records a learner-sized run). In this toy, the fixed bilinear
+# upsampler's *accuracy* is the best of all, in line with the FAQ's finding.
 #
 # ## 7. Max-unpooling and depth-to-space
 #
 # Two upsamplers that have no kernel to overlap at all.
-#
+
+# %% [markdown]
 # **Max-unpooling with switches** (SegNet: Badrinarayanan, Kendall and Cipolla, IEEE
 # TPAMI 2017): the encoder's max pooling remembers *where* each maximum came from (the
 # "switches", `tf.nn.max_pool_with_argmax`); the decoder puts each value back at that
 # position and zeros elsewhere, then convolutions fill in the gaps. It restores the exact
-# location of strong responses at no parameter cost.
+# location of strong responses at no parameter cost. A switch is the maximum's position
+# `(y, x, c)` in its own image, flattened: `(y·W + x)·C + c`. With two channels:
 
 # %%
 pool_input = np.array([[1, 5, 2, 0],
                        [3, 4, 9, 1],
                        [0, 2, 6, 7],
-                       [8, 1, 3, 2]], np.float32)[:, :, None]
+                       [8, 1, 3, 2]], np.float32)
+pool_input = np.stack([pool_input, pool_input.T], axis=-1)  # (4, 4, 2): channel 1 is channel 0 transposed
 pooled, switches = upsampling.max_pool_with_argmax(pool_input, 2)
 tf_pooled, tf_switches = tf.nn.max_pool_with_argmax(pool_input[None], 2, 2, "VALID")
-print("pooled:\n", pooled[:, :, 0], "\nswitches (flat index y·W + x):\n", switches[:, :, 0])
+for c in range(2):
+    print(f"channel {c}: pooled\n", pooled[:, :, c], f"\nswitches (y·W + x)·C + c:\n", switches[:, :, c])
 print("same as tf.nn.max_pool_with_argmax:", np.array_equal(pooled, tf_pooled[0]) and np.array_equal(switches, tf_switches[0]))
-print("unpooled:\n", upsampling.max_unpool(pooled, switches, pool_input.shape)[:, :, 0])
+print("unpooled, channel 0:\n", upsampling.max_unpool(pooled, switches, pool_input.shape)[:, :, 0])
 
 # %% [markdown]
 # **Depth-to-space** (the "pixel shuffle" of sub-pixel convolution: Shi et al., CVPR
@@ -601,15 +702,36 @@ print(f"1×1 conv + depth_to_space vs Conv2DTranspose(k={BLOCK}, s={BLOCK}): max
 assert difference < FLOAT32_TOLERANCE
 
 # %% [markdown]
+# ### A porting trap: TF's channel order is not PyTorch's (first pass: skip)
+#
+# TF's `depth_to_space` takes sub-pixel (i, j) of channel c from input channel
+# `(i·r + j)·C + c`: the sub-pixel position varies slowest (ONNX names this order "DCR",
+# depth-column-row). PyTorch documents `pixel_shuffle` as taking `(*, C × r², H, W)` to
+# `(*, C, H × r, W × r)`: the r² sub-pixels of a channel are consecutive, channel
+# `c·r² + i·r + j` (ONNX's "CRD"; PyTorch's ONNX exporter emits `DepthToSpace` with
+# mode "CRD"). Weights ported from a PyTorch super-resolution or decoder model give a
+# scrambled image unless the channels of the convolution before the shuffle are reordered:
+
+# %%
+SHUFFLE, CLASSES = 2, 2
+scores = rng.integers(0, 9, (1, 2, 2, CLASSES * SHUFFLE ** 2)).astype("float32")  # NHWC, as a TF conv computes it
+tf_image = np.asarray(tf.nn.depth_to_space(scores, SHUFFLE))
+torch_image = upsampling.pixel_shuffle(scores.transpose(0, 3, 1, 2), SHUFFLE).transpose(0, 2, 3, 1)  # PyTorch's order
+print("same 8 channels, TF's and PyTorch's order agree:", np.array_equal(tf_image, torch_image))
+crd_to_dcr = np.arange(CLASSES * SHUFFLE ** 2).reshape(CLASSES, SHUFFLE, SHUFFLE).transpose(1, 2, 0).ravel()
+print("TF channel k must hold PyTorch channel", crd_to_dcr)
+print("after reordering:", np.array_equal(np.asarray(tf.nn.depth_to_space(scores[..., crd_to_dcr], SHUFFLE)), torch_image))
+
+# %% [markdown]
 # ## 8. Checkerboard artifacts
 #
 # Odena, Dumoulin and Olah (*Deconvolution and Checkerboard Artifacts*, Distill, 2016)
-# explained the grid patterns that transposed convolutions leave in generated images:
-# when the kernel size k is **not divisible by the stride** s, the kernel copies overlap
-# unevenly, so some output pixels receive more copies than others. Away from the
-# borders, output pixel o receives the kernel taps t with `t ≡ o (mod s)`; the count
-# repeats every s pixels, and it is the same for every o exactly when s divides k.
-# `upsampling.overlap_counts` gives the count map:
+# explained the grid patterns that transposed convolutions leave in generated images. In
+# their words, deconvolution "has uneven overlap when the kernel size (the output window
+# size) is not divisible by the stride": some output pixels receive more kernel copies
+# than others. Away from the borders, output pixel o receives the kernel taps t with
+# `t ≡ o (mod s)`; the count repeats every s pixels, and it is the same for every o
+# exactly when s divides k. `upsampling.overlap_counts` gives the count map:
 
 # %%
 PAIRS = [(3, 2), (4, 2), (2, 2), (5, 3)]
@@ -625,14 +747,52 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# k = 3, s = 2 covers the pixels of a 2×2 block 4, 2, 2 and 1 times: a checkerboard.
+# k = 3, s = 2 covers the pixels of a 2×2 block 4, 2, 2 and 1 times; in 2-D the
+# unevenness multiplies across the axes (Odena et al.: "the unevenness gets squared").
 # k = 4, s = 2 and, despite a popular quiz answer, **k = 2, s = 2** overlap evenly (k = s
-# does not overlap at all). That is why FCN's bilinear kernels have size 2f.
+# does not overlap at all).
 #
-# **An artifact score.** To compare upsamplers with a number, we measure how much an
-# output depends on its position on the stride grid. Split the output pixels (away from
-# the border, whole periods only) into the s×s *phases* `(y mod s, x mod s)`, average
-# each phase, and report the spread relative to the mean magnitude:
+# ### 8.1 What decides: the phase sums
+#
+# Counting copies is not the whole story: what an output pixel receives is their
+# *weight*. Output pixel (y, x) gets, from every copy that reaches it, the taps (a, b)
+# with `a ≡ y` and `b ≡ x (mod s)`: the kernel splits into s×s **phases**. For a
+# constant input c, every interior pixel of phase (p, q) equals c times that phase's
+# sum of taps. **A constant comes out flat exactly when all phase sums are equal**,
+# whatever the overlap. The ×3 bilinear kernel (k = 5, s = 3) overlaps unevenly, yet:
+
+# %%
+BILINEAR_X3 = upsampling.bilinear_kernel(3, 1)[:, :, 0, 0]  # k = 5, s = 3
+fig = demos.show_counts_and_phases(BILINEAR_X3, 3, name="bilinear ×3")
+plt.show()
+ones = np.ones((8, 8, 1), np.float32)
+out = upsampling.transposed_conv2d(ones, BILINEAR_X3[:, :, None, None], 3)[..., 0]
+edge = 2 * BILINEAR_X3.shape[0]  # output pixels near the border miss copies
+print(f"uneven overlap: {upsampling.uneven_overlap(5, 3)}; phase sums "
+      f"{upsampling.phase_sums(BILINEAR_X3, 3).min():.3f} to {upsampling.phase_sums(BILINEAR_X3, 3).max():.3f}; "
+      f"a constant 1 comes out as {out[edge:-edge, edge:-edge].min():.3f} to {out[edge:-edge, edge:-edge].max():.3f}")
+assert upsampling.balanced_phases(BILINEAR_X3, 3) and np.allclose(out[edge:-edge, edge:-edge], 1, atol=1e-6)
+for weights in ("tent of size k", "bilinear of the stride"):  # the checkerboard explorer's choices
+    sums = widgets.upsampling.checkerboard_output(5, 3, weights)["phase_sums"]
+    print(f"k=5, s=3, {weights:24s} phase sums {sums.min():.2f} to {sums.max():.2f}")
+
+# %% [markdown]
+# Taps 1/3, 2/3, 1, 2/3, 1/3: each phase adds up to 1 (1/3 + 2/3, 2/3 + 1/3, 1). A tent
+# shaped by the kernel size alone (the explorer's "tent of size k") is not the bilinear
+# kernel of the stride at k = 5, s = 3, and its phases run from 0.85 to 1.33. So uneven
+# overlap does not *decide* artifacts: it makes unequal phase sums likely (a uniform
+# kernel always has them), and Odena et al. report that trained networks "struggle to
+# avoid it completely"; even evenly overlapping deconvolutions "often learn kernels that
+# cause similar artifacts". The reference's FCN-AlexNet kernel (63 taps, stride 32) is
+# another balanced kernel with uneven overlap. Exercise 3.4 computes phase sums.
+#
+# ### 8.2 A score for artifacts
+
+# %% [markdown]
+# To compare upsamplers with a number, measure how much an output depends on its position
+# on the stride grid. Split the output pixels (away from the border, whole periods only)
+# into the s×s phases `(y mod s, x mod s)`, average each phase, and report the spread
+# relative to the mean magnitude:
 #
 # `artifact score = (largest phase mean - smallest phase mean) / mean |output|`
 #
@@ -647,37 +807,87 @@ print("k \\ s " + "".join(f"{s:>7d}" for s in range(1, 5)))
 for k in range(1, 9):
     scores = [upsampling.artifact_score(upsampling.overlap_counts(k, s, (4 * s, 4 * s)), s) for s in range(1, 5)]
     print(f"{k:5d} " + "".join(f"{score:7.2f}" for score in scores))
+    # uniform kernel: phases hold ceil(k/s)² or floor(k/s)² copies, around a mean of (k/s)²
+    rule = [(np.ceil(k / s) ** 2 - np.floor(k / s) ** 2) * (s / k) ** 2 for s in range(1, 5)]
+    assert np.allclose(scores, rule)
 
 # %% [markdown]
-# Zero exactly where s divides k; largest when k < s (holes: some pixels get no copy at
-# all). On an image the pattern is just as visible. Below, a 32×32 image upsampled ×4 by
-# a transposed convolution with a uniform 6×6 kernel (uneven), by the bilinear kernel
-# (16×16, even), by a *random* 8×8 kernel (even overlap, but every phase has its own
-# weights), and by **resize-convolution**, Odena et al.'s fix: nearest-neighbour
-# upsampling followed by an ordinary convolution (here with random 3×3 weights), which
-# has no stride to be uneven with.
+# Zero exactly where s divides k. Elsewhere a uniform kernel scores
+# `(⌈k/s⌉² - ⌊k/s⌋²)·(s/k)²` (asserted above): largest for the smallest kernels (k < s
+# leaves holes and scores s²/k²), then falling roughly like 2s/k as k grows. It is not
+# simply "largest when k < s": k = 5, s = 4 scores 1.92, more than k = 3, s = 4 (1.78).
+#
+# ### 8.3 Stacked layers compound
+#
+# FCN-8s upsamples three times: ×2 (k = 4), ×2 (k = 4), ×8 (k = 16). Odena et al.:
+# "stacked deconvolutions" could cancel artifacts, but "they often compound, creating
+# artifacts on a variety of scales". Bilinear layers cannot: each maps a constant to a
+# constant, so their chain does too. A row of ones through the chain, with bilinear taps
+# and with random positive taps (each layer's weights summing to its stride):
+
+# %%
+FCN8S_CHAIN = [(2, 4), (2, 4), (8, 16)]  # (stride, kernel size): upscore2, upscore_pool4, upscore8
+CHAIN_LENGTH = 10  # coarse pixels fed to the chain
+SHOWN = 96  # output pixels plotted
+chain_rng = np.random.default_rng(8)
+random_taps = [chain_rng.uniform(0.2, 1, k) for _, k in FCN8S_CHAIN]
+bilinear_chain = [(upsampling.bilinear_taps(s, k), s) for s, k in FCN8S_CHAIN]
+random_chain = [(taps * s / taps.sum(), s) for taps, (s, _) in zip(random_taps, FCN8S_CHAIN)]
+profiles = {"bilinear, all three layers": demos.stack_on_constant(bilinear_chain, length=CHAIN_LENGTH),
+            "random, the ×8 layer alone": demos.stack_on_constant(random_chain[2:], length=4 * CHAIN_LENGTH),
+            "random, all three layers": demos.stack_on_constant(random_chain, length=CHAIN_LENGTH)}
+fig, ax = plt.subplots(figsize=(11, 3))
+for name, profile in profiles.items():
+    ax.plot(profile[:SHOWN], label=name)
+    print(f"{name:28s} interior from {profile.min():.2f} to {profile.max():.2f}")
+ax.set(xlabel="output pixel (interior)", ylabel="value (input: all ones)", title="a constant through FCN-8s's upsamplers")
+ax.set_ylim(top=1.65)  # room for the legend
+ax.legend(loc="upper right", ncol=3, fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The ×8 layer alone repeats every 8 output pixels. With all three random layers the
+# pattern repeats only every 32 (2·2·8): the first layer's period of 2 becomes 32 output
+# pixels after the two later layers, the second layer's becomes 16, and they modulate the
+# last layer's 8, swinging further (0.61 to 1.42, against 0.64 to 1.28). Exercise 3.5 asks
+# you to predict a small case of this before you run it.
+#
+# ### 8.4 Checkerboards in gradients (first pass: skip)
+#
+# Odena et al. point at the other direction too: the gradient of a convolution with
+# respect to its input is a transposed convolution (section 3.3), so "If the stride doesn't
+# divide the kernel size, we get checkerboard patterns in the gradient". A 3×3
+# convolution with stride 2 (common in backbones), all weights 1, every output's gradient 1:
+
+# %%
+GRAD_SIDE = 16
+strided = keras.layers.Conv2D(1, 3, strides=2, use_bias=False, kernel_initializer="ones")
+pixels = tf.zeros((1, GRAD_SIDE, GRAD_SIDE, 1))
+with tf.GradientTape() as tape:
+    tape.watch(pixels)
+    total = tf.reduce_sum(strided(pixels))  # d total / d output = 1 everywhere
+input_gradient = np.asarray(tape.gradient(total, pixels))[0, :, :, 0]
+print("gradient reaching the input pixels, rows and columns 2-7:\n", input_gradient[2:8, 2:8])
+assert np.array_equal(input_gradient[2:8, 2:8], np.tile(upsampling.overlap_counts(3, 2, (2, 2)), (3, 3)))
+
+# %% [markdown]
+# Some input pixels get four times the gradient of their neighbours, for no reason in the
+# data: the network learns more from them. The phase sums decide here as well (this is
+# the transposed convolution of a constant), so the cure is the same: kernel sizes
+# divisible by the stride, or balanced weights.
+#
+# ### 8.5 On a photograph
+#
+# The photograph, averaged ×4 down and upsampled by four methods (every kernel positive
+# and scaled to keep the brightness): a transposed convolution with a uniform 6×6 kernel
+# (uneven overlap, unequal phases), with the bilinear kernel (equal phases), with a random
+# 8×8 kernel (even overlap, unequal phases), and **resize-convolution**, Odena et al.'s
+# fix: nearest-neighbour upsampling, then an ordinary convolution (random 3×3 weights).
 
 # %%
 ARTIFACT_FACTOR = 4
-ZOOM = np.s_[40:88, 20:68]  # a 48×48 region across two shapes, to see single pixels
-photo = data.make_shapes(1, image_size=128, seed=3, num_objects=(4, 4))[0][0].astype("float32") / 255  # the explorer's "shapes"
-coarse_side = photo.shape[0] // ARTIFACT_FACTOR
-small = photo.reshape(coarse_side, ARTIFACT_FACTOR, coarse_side, ARTIFACT_FACTOR, 3).mean(axis=(1, 3))  # block means
-uniform_6 = np.zeros((6, 6, 3, 3), np.float32)
-uniform_6[:, :, range(3), range(3)] = ARTIFACT_FACTOR ** 2 / 36  # copies add up to 1 on average
-random_taps = rng.uniform(0, 1, (8, 8, 3))
-random_8 = np.zeros((8, 8, 3, 3), np.float32)
-random_8[:, :, range(3), range(3)] = random_taps * ARTIFACT_FACTOR ** 2 / random_taps.sum(axis=(0, 1))
-random_taps = rng.uniform(0, 1, (3, 3, 3))
-random_3 = np.zeros((3, 3, 3, 3), np.float32)
-random_3[:, :, range(3), range(3)] = random_taps / random_taps.sum(axis=(0, 1))  # per channel, sums to 1
-UPSAMPLED = {
-    "transposed, uniform k=6": upsampling.transposed_conv2d(small, uniform_6, ARTIFACT_FACTOR, "same"),
-    "transposed, bilinear k=8": upsampling.transposed_conv2d(small, upsampling.bilinear_kernel(ARTIFACT_FACTOR, 3),
-                                                             ARTIFACT_FACTOR, "same"),
-    "transposed, random k=8": upsampling.transposed_conv2d(small, random_8, ARTIFACT_FACTOR, "same"),
-    "resize-conv, random 3×3": upsampling.resize_conv(small, ARTIFACT_FACTOR, random_3),
-}
+ZOOM = np.s_[28:76, 40:88]  # a 48×48 crop around the face, to see single pixels
+UPSAMPLED = demos.artifact_demo(portrait.astype("float32") / 255, ARTIFACT_FACTOR, seed=0)
 fig, axes = plt.subplots(1, len(UPSAMPLED), figsize=(13, 3.6))
 for ax, (name, picture) in zip(axes, UPSAMPLED.items()):
     score = upsampling.artifact_score(picture, ARTIFACT_FACTOR, margin=ARTIFACT_FACTOR)
@@ -688,29 +898,32 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The fixes, then:
-# - make **k divisible by s** (FCN's 2s kernels), and initialise to bilinear so that every
-#   phase starts with the same total weight;
+# The bilinear kernel and resize-convolution score 0.03 to 0.04: that is the photograph's
+# own content at the stride period, not an artifact. The uniform and random kernels draw
+# grids that score 1.38 and 0.57, more than ten times as much. The fixes, then:
+# - make the **phase sums equal**: FCN's bilinear kernels (k = 2f or 2f - 1) start that
+#   way; a kernel size divisible by the stride at least removes the uneven overlap;
 # - or use **resize-convolution** (nearest or bilinear resize, then a convolution), which
-#   cannot produce uneven overlap whatever its weights;
+#   has no stride and so no phases, whatever its weights (Odena et al.'s recommendation);
 # - for depth-to-space, start all sub-pixel positions equal (ICNR).
 #
-# Even overlap is necessary, not sufficient: the random 8×8 kernel overlaps evenly and
-# still draws a grid, because its phases have different weights. Training can reduce
-# such patterns, or introduce them (Odena et al. show both).
-#
+# Training can still move a kernel away from balance, and stacked layers multiply what
+# is left (8.3).
+
+# %% [markdown]
 # ## 9. Explore
 #
 # Two explorers put all of this under sliders. They run in JupyterLab, Jupyter Notebook
 # and Colab (they use only the widgets that ipywidgets 7.7, Colab's version, and 8
-# share). Each control change renders a new frame in a few milliseconds. Where no widget
-# front end runs (GitHub's viewer, nbconvert), the static picture above each explorer
-# shows its default setting.
+# share). A control change renders a new frame in about 5 ms on the course's CPU
+# (`python -m fcn_lessons.bench widgets`). Where no widget front end runs (GitHub's
+# viewer, nbconvert), the static picture above each explorer shows its default setting.
 #
 # **The upsampling explorer** averages an image down by the factor (what a network sees at
-# that output stride) and upsamples it back with the chosen method. Try the zone plate
-# and the flat grey image with the transposed convolutions, the label map with bilinear
-# (colours between classes are labels that do not exist), and ×8 with align_corners.
+# that output stride) and upsamples it back with the chosen method. Try the photograph
+# with each method, the zone plate and the flat grey image with the transposed
+# convolutions, the label map with bilinear (colours between classes are labels that do
+# not exist), and ×8 with align_corners.
 
 # %%
 upsampling_demo = widgets.upsampling_explorer()
@@ -723,8 +936,9 @@ upsampling_demo
 # %% [markdown]
 # **The checkerboard explorer**: kernel size and stride sliders. Left, how many kernel
 # copies land on each output pixel; right, the transposed convolution of a constant
-# image (ideally constant too), with its artifact score. Try k = 2s, then k = 2s + 1,
-# then the random weights.
+# image (ideally constant too), with its colour scale; above, the range of the phase
+# sums and the artifact score. Try k = 2s, then k = 2s + 1 with uniform weights, then
+# k = 5, s = 3 with "tent of size k" and with "bilinear of the stride", then random weights.
 
 # %%
 checkerboard_demo = widgets.checkerboard_explorer()
@@ -742,20 +956,23 @@ checkerboard_demo
 #   `align_corners=True` disagree by up to half an input pixel; TF1's default was a
 #   third, shifted convention.
 # - A transposed convolution scatters a kernel copy per input pixel, s pixels apart, and
-#   sums the overlaps. It is the transpose of the convolution's matrix and the gradient
-#   of a convolution with respect to its input; it is not a "deconvolution" (an inverse).
-#   Keras stores its kernel as (kh, kw, C_out, C_in).
-# - Output length: `n·s + max(k - s, 0)` ('valid'), `n·s` ('same'), or
-#   `(n - 1)·s + k - 2·pad + p` with `output_padding`.
-# - FCN's upsampling kernels are bilinear, size 2f, centre f - 0.5, per channel only;
-#   with 'same' padding they equal bilinear resizing except within f/2 pixels of the
-#   border. A random start learns slower and ends worse on the same budget (measured).
-# - Max-unpooling puts maxima back at their switches; depth-to-space is a transposed
-#   convolution with k = s.
-# - Checkerboards come from uneven overlap (k not divisible by s) and from phases with
-#   different weights; avoid them with k divisible by s and bilinear initialisation, or
-#   with resize-convolution.
+#   sums the overlaps: the transpose of the convolution's matrix, the gradient of a
+#   convolution, and a convolution of a zero-stuffed input with the flipped kernel. It
+#   is not a "deconvolution" (an inverse). Keras stores its kernel as (kh, kw, C_out, C_in).
+# - The copies cover `(n - 1)·s + k` pixels; 'same' returns `n·s`; 'same' with an even
+#   kernel and `output_padding=0` fails when called.
+
+# %% [markdown]
+# - FCN's kernels are bilinear tents centred on the kernel's middle, per channel only;
+#   the reference uses k = 2f and keeps them fixed (`lr_mult: 0`), the CVPR paper learned
+#   the ×2 ones. FCN-32s's first 13 output rows and columns get one copy: damped scores.
+# - Max-unpooling puts maxima back at their switches, `(y·W + x)·C + c`; depth-to-space
+#   is a transposed convolution with k = s; TF and PyTorch order its channels differently.
+# - A constant comes out flat exactly when the kernel's phase sums are equal; uneven
+#   overlap (k not divisible by s) only makes unequal sums likely. Artifacts compound
+#   across stacked layers and appear in the gradients of strided convolutions. Avoid them
+#   with balanced (bilinear) kernels or resize-convolution.
 #
 # **Exercises** (`exercises/03_upsampling.ipynb`): 3.1 a numpy transposed convolution;
-# 3.2 the bilinear kernel; 3.3 the Conv2DTranspose output size; 3.4 which (kernel,
-# stride) pairs make checkerboards.
+# 3.2 the bilinear kernel; 3.3 the Conv2DTranspose output size, derived; 3.4 phase sums
+# and flatness; 3.5 predict what two stacked layers do to a constant.
