@@ -226,7 +226,7 @@ class Sandbox:
                     argv += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+        argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
                  "--bind", str(scratch), SANDBOX_ROOT, "--chdir", SANDBOX_ROOT, "--"]
         return argv
 
