@@ -22,6 +22,7 @@ BENCHMARKS = {
     "receptive-vgg16": "fcn_lessons.bench.receptive:vgg16_table",
     "receptive-explorer": "fcn_lessons.bench.receptive:explorer_callbacks",
     "widgets": "fcn_lessons.bench.widgets:widgets",
+    "grade": "fcn_lessons.bench.grade:grade_throughput",
 }
 
 

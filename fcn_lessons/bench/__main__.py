@@ -1,7 +1,9 @@
 """Command line of the benchmarks; see ``fcn_lessons.bench``."""
 
 import argparse
+import contextlib
 import inspect
+import json
 import sys
 
 from fcn_lessons.bench import BENCHMARKS, load, machine
@@ -19,12 +21,20 @@ def main(argv=None) -> int:
                 options.setdefault(param.name, type(param.default))
     for option, kind in sorted(options.items()):
         parser.add_argument(f"--{option.replace('_', '-')}", type=kind, default=None)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object of figures per benchmark (tables go to stderr)")
     args = parser.parse_args(argv)
-    print(f"machine: {machine()}")
+    if not args.json:
+        print(f"machine: {machine()}")
     for name in (list(BENCHMARKS) if args.name == "all" else [args.name]):
         function = load(name)
         accepted = inspect.signature(function).parameters
         given = {k: v for k, v in vars(args).items() if k in accepted and v is not None}
+        if args.json:
+            with contextlib.redirect_stdout(sys.stderr):
+                figures = function(**given)
+            print(json.dumps({"benchmark": name, "machine": machine(), "figures": figures}, default=str))
+            continue
         print()
         function(**given)
     return 0
