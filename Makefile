@@ -31,6 +31,9 @@ help:
 	@echo "  make lab         set up .venv, then open JupyterLab on the course"
 	@echo "  make test        set up .venv, then run every test (as CI does)"
 	@echo "  make test-colab  the unit tests and notebooks on Colab's versions (Python 3.13, .venv-colab)"
+	@echo "For instructors:"
+	@echo "  make grade SUBMISSIONS=dir   grade dir/<student>/<NN_slug>.ipynb into grades.csv, with"
+	@echo "                   feedback and a summary (GRADEBOOK=file.csv, GRADE_ARGS='--jobs 4'; docs/GRADING.md)"
 	@echo "For maintainers (these rewrite files in the repository):"
 	@echo "  make notebooks   execute notebooks/ and solutions/ and store their outputs"
 	@echo "  make exercises   write exercises/ from solutions/ (refuses to overwrite a learner's"
@@ -98,6 +101,15 @@ exercises: $(STAMP)
 
 data: $(STAMP)
 	$(BIN)/python -m fcn_lessons.data write-fixtures data
+
+# The instructor's grader (docs/GRADING.md): SUBMISSIONS/<student>/<NN_slug>.ipynb -> GRADEBOOK.
+SUBMISSIONS ?=
+GRADEBOOK ?= grades.csv
+GRADE_ARGS ?=
+.PHONY: grade
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [GRADEBOOK=grades.csv] [GRADE_ARGS='--jobs 4']"; exit 2; }
+	$(BIN)/python -m fcn_lessons.grade "$(SUBMISSIONS)" --out "$(GRADEBOOK)" $(GRADE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m fcn_lessons.bench all
