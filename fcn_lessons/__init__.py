@@ -25,10 +25,11 @@ lesson                     concept modules
 07 evaluate and debug      ``metrics``, ``viz``, ``evaluate`` (planned)
 =========================  ==============================================================
 
-Role subpackages mirror the concept names (``checks.receptive`` checks the exercises on
-``receptive``): ``checks`` (the exercise checks), ``widgets`` (the interactive explorers),
-``bench`` (``python -m fcn_lessons.bench NAME``: the measurements behind docs/RESULTS.md)
-and ``grade`` (``python -m fcn_lessons.grade``: the instructor's grader).
+Role subpackages: ``checks`` (the exercise checks) and ``widgets`` (the interactive
+explorers) mirror the concept names (``checks.receptive`` checks the exercises on
+``receptive``); ``bench`` (``python -m fcn_lessons.bench NAME``: the measurements behind
+docs/RESULTS.md, a module per thing measured); ``grade`` (``python -m fcn_lessons.grade``:
+the instructor's grader).
 
 The course's own tooling: ``exercises`` / ``notebooks`` (generating exercises, executing
 and checking notebooks), ``timing``, and ``_validate`` (one rule for each kind of argument:

@@ -3,10 +3,18 @@
 - ``dense_kernel_to_conv1x1``: a Dense kernel (C, K) is a 1×1 Conv2D kernel (1, 1, C, K).
 - ``flatten_dense_kernel_to_conv``: Flatten + Dense over an (H, W, C) map is an H×W
   'valid' convolution with kernel (H, W, C, K), in Keras' row-major flatten order.
+- ``flatten_order`` / ``plot_flatten_order``: where each element of a map lands in the
+  flat vector, channels last (Keras) or channels first (PyTorch, Caffe).
+- ``channels_first_linear_to_conv_kernel``: a PyTorch ``Linear`` weight (K, C·H·W) after a
+  channels-first flatten, as the equivalent Keras (H, W, C, K) kernel.
 - ``dense_to_conv``: a built Dense layer as a built, equivalent Conv2D layer.
 - ``convolutionalize``: a classifier (conv trunk, then Flatten/global pooling and Dense
   layers) as a fully convolutional model that runs on any input size.
 - ``sliding_window_scores``: the explicit alternative, one crop at a time (batched).
+- ``multiply_adds`` / ``work_per_output``: the arithmetic each side does, per output,
+  layer by layer: what bounds the speed-up of dense evaluation.
+- ``score_map_extent`` / ``plot_score_maps``: a score map drawn over its image, each
+  score at the centre of its receptive field.
 """
 
 from __future__ import annotations
@@ -49,11 +57,90 @@ def flatten_dense_kernel_to_conv(kernel, feature_shape) -> np.ndarray:
     return kernel.reshape(h, w, c, kernel.shape[1])
 
 
-def _feature_shape(feature_shape) -> tuple[int, int, int]:
+def _feature_shape(feature_shape, layout: str = "(H, W, C)") -> tuple[int, int, int]:
     if not isinstance(feature_shape, (tuple, list)) or len(feature_shape) != 3:
-        raise ValueError(f"feature_shape must be (H, W, C), received {feature_shape!r}.")
+        raise ValueError(f"feature_shape must be {layout}, received {feature_shape!r}.")
     return tuple(_validate.integer(v, f"feature_shape[{i}]", minimum=1)
                  for i, v in enumerate(feature_shape))
+
+
+_DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def flatten_order(feature_shape, data_format: str = "channels_last") -> np.ndarray:
+    """Where each element of an (H, W, C) map lands when the map is flattened.
+
+    Args:
+        feature_shape: (H, W, C) of the map (whatever the layout it is stored in).
+        data_format: ``"channels_last"``: Keras' Flatten of an (H, W, C) map, element
+            (i, j, c) at ``(i * W + j) * C + c``; ``"channels_first"``: PyTorch's (and
+            Caffe's) flatten of the (C, H, W) map, element (i, j, c) at ``(c * H + i) * W + j``.
+
+    Returns:
+        (H, W, C) int array: entry (i, j, c) is that element's index in the flat vector.
+    """
+    h, w, c = _feature_shape(feature_shape)
+    _validate.choice(data_format, "data_format", _DATA_FORMATS)
+    if data_format == "channels_last":
+        return np.arange(h * w * c).reshape(h, w, c)
+    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0)
+
+
+def plot_flatten_order(feature_shape, *, data_formats=_DATA_FORMATS):
+    """A figure of ``flatten_order``: one row per data format, one H×W grid per channel.
+
+    Each cell shows the flat index of element (row, column, channel): the row of the
+    Dense kernel that weighs it. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    h, w, c = _feature_shape(feature_shape)
+    orders = [flatten_order((h, w, c), data_format) for data_format in data_formats]
+    fig, axes = plt.subplots(len(orders), c, figsize=(1.0 + 0.75 * w * c, 0.9 + 0.8 * h * len(orders)),
+                             squeeze=False)
+    formulas = {"channels_last": "Keras, channels last: (i·W + j)·C + c",
+                "channels_first": "PyTorch, channels first: (c·H + i)·W + j"}
+    for row, (data_format, order) in enumerate(zip(data_formats, orders)):
+        for channel, ax in enumerate(axes[row]):
+            ax.imshow(order[:, :, channel], cmap="viridis", vmin=0, vmax=h * w * c - 1)
+            for (i, j), index in np.ndenumerate(order[:, :, channel]):
+                ax.text(j, i, str(index), ha="center", va="center", fontsize=11,
+                        color="white" if index < 0.6 * h * w * c else "black")
+            ax.set_xticks(range(w)), ax.set_yticks(range(h))
+            ax.set_xlabel("column j"), ax.set_ylabel("row i")
+            ax.set_title(f"channel c = {channel}", fontsize=10)
+        axes[row][0].annotate(formulas[data_format], (0, 1.28), xycoords="axes fraction", fontsize=11,
+                              fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def channels_first_linear_to_conv_kernel(weight, feature_shape) -> np.ndarray:
+    """A PyTorch ``Linear`` weight after a channels-first flatten, as a Keras Conv2D kernel.
+
+    A PyTorch classifier flattens its (C, H, W) feature map (element (c, i, j) becomes
+    input ``(c * H + i) * W + j``) and applies ``nn.Linear(C * H * W, K)``, whose weight
+    PyTorch stores as (out_features, in_features) = (K, C·H·W). In Keras the same map is
+    stored (H, W, C), and the layer becomes ``Conv2D(K, (H, W), padding="valid")`` with
+    the kernel returned here; ``kernel.reshape(H * W * C, K)`` is the kernel of a Keras
+    Dense layer after Keras' Flatten. The bias (K,) is the same in both.
+
+    Args:
+        weight: (K, C·H·W) float array, e.g. ``linear.weight.detach().numpy()``.
+        feature_shape: (C, H, W), the flattened map's shape in PyTorch's order.
+
+    Returns:
+        (H, W, C, K) float array.
+    """
+    weight = _validate.array(weight, "weight", ndim=2, kinds="f", layout="(K, C*H*W)")
+    c, h, w = _feature_shape(feature_shape, "(C, H, W)")
+    if c * h * w != weight.shape[1]:
+        raise ValueError(
+            f"feature_shape {(c, h, w)} holds {c * h * w} values but the weight has "
+            f"{weight.shape[1]} columns: pass the (C, H, W) shape of the map that was flattened, "
+            "and the weight as PyTorch stores it, (out_features, in_features)."
+        )
+    return np.ascontiguousarray(weight.reshape(weight.shape[0], c, h, w).transpose(2, 3, 1, 0))
 
 
 def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
@@ -121,8 +208,12 @@ def convolutionalize(model, *, name: str | None = None) -> keras.Model:
 
     Returns:
         A model from (N, H, W, C) to (N, H', W', K): at the training size H' = W' = 1 and
-        the scores equal the classifier's; on larger inputs each output position scores
-        one H0×W0 window, with H' = (H - H0) // S + 1 for the trunk's output stride S.
+        the scores equal the classifier's; on larger inputs output (i, j) scores the
+        H0×W0 window at (S·i, S·j), for the trunk's output stride S. H' is what the
+        layers' size arithmetic gives: (H - H0) // S + 1 when the classifier reads its
+        whole input, one more where rounding-down poolings leave the last rows of the
+        crop unread and the image ends inside them (with 'valid' layers an output exists
+        exactly where its receptive field fits: H' = (H - R) // S + 1 for a field of R).
     """
     layers = _layer_chain(model)
     starts = [i for i, layer in enumerate(layers) if isinstance(layer, _HEAD_STARTS)]
@@ -218,8 +309,9 @@ def sliding_window_scores(classifier, image, stride: int, *, batch_size: int = 1
         image: (H, W, C) float array.
 
     Returns:
-        (rows, cols, K) scores; equals the convolutionalized model's map when ``stride``
-        is the trunk's output stride.
+        (rows, cols, K) scores, rows = ``output_size(H, window, stride)``; equals the
+        convolutionalized model's map when ``stride`` is the trunk's output stride (the
+        dense map can have one more row or column: see ``convolutionalize``).
     """
     window, window_w = classifier.input_shape[1:3]
     if window is None or window != window_w:
@@ -233,6 +325,153 @@ def sliding_window_scores(classifier, image, stride: int, *, batch_size: int = 1
     scores = [np.asarray(classifier.predict_on_batch(flat[i:i + batch_size]))
               for i in range(0, len(flat), batch_size)]
     return np.concatenate(scores).reshape(rows, cols, -1)
+
+
+def multiply_adds(model, input_shape) -> dict[str, int]:
+    """Multiply-adds of each Conv2D and Dense layer of a chain model on one input.
+
+    Args:
+        model: a keras.Model whose layers form a chain (``keras.Sequential``, or what
+            ``convolutionalize`` returns).
+        input_shape: (H, W, C) of one input.
+
+    Returns:
+        {layer name: multiply-adds} in layer order: output positions × kernel size ×
+        input channels × output channels for a convolution, inputs × units (per position)
+        for a Dense layer. Other layers (pooling, activations) are left out: they cost
+        little next to these.
+    """
+    layers = _layer_chain(model)
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (H, W, C), received {input_shape!r}.")
+    shape = (1, *(_validate.integer(v, f"input_shape[{i}]", minimum=1) for i, v in enumerate(input_shape)))
+    counts = {}
+    for layer in layers:
+        try:
+            out = tuple(layer.compute_output_shape(shape))
+        except ValueError as err:
+            raise ValueError(f"input_shape {tuple(input_shape)} is too small for layer '{layer.name}' "
+                             f"of model '{model.name}': {err}") from err
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+            kh, kw, cin, cout = (int(d) for d in layer.kernel.shape)
+            counts[layer.name] = int(np.prod(out[1:3])) * kh * kw * cin * cout
+        elif isinstance(layer, keras.layers.Dense):
+            positions = int(np.prod(out[1:-1])) if len(out) > 2 else 1
+            counts[layer.name] = positions * int(np.prod(layer.kernel.shape))
+        shape = out
+    return counts
+
+
+def work_per_output(classifier, fcn_model, image_shape) -> list[dict]:
+    """Arithmetic per score vector: the classifier on every window vs its dense version.
+
+    Args:
+        classifier: the classifier (a chain, fixed input size).
+        fcn_model: ``convolutionalize(classifier)``.
+        image_shape: (H, W, C) of the image the dense model scores.
+
+    Returns:
+        One dict per Conv2D/Dense layer and a last one named ``"total"``, with
+        ``layer``, ``window`` (multiply-adds of that layer for one window, the sliding
+        window's cost per output), ``dense`` (the dense model's multiply-adds of that
+        layer divided by its number of outputs) and ``sharing`` = window / dense: how
+        many windows share each computation of that layer.
+    """
+    per_window = multiply_adds(classifier, tuple(classifier.input_shape[1:]))
+    try:
+        outputs = int(np.prod(fcn_model.compute_output_shape((1, *image_shape))[1:3]))
+    except ValueError as err:
+        raise ValueError(f"image_shape {tuple(image_shape)} is smaller than the classifier's receptive "
+                         f"field: no output position ({err})") from err
+    dense = multiply_adds(fcn_model, image_shape)
+    missing = sorted(set(per_window) - set(dense))
+    if missing:
+        raise ValueError(f"fcn_model has no layers named {missing}: pass convolutionalize(classifier).")
+    rows = [{"layer": name, "window": per_window[name], "dense": dense[name] / outputs,
+             "sharing": per_window[name] / (dense[name] / outputs)} for name in per_window]
+    window_total, dense_total = sum(per_window.values()), sum(dense[name] for name in per_window) / outputs
+    rows.append({"layer": "total", "window": window_total, "dense": dense_total,
+                 "sharing": window_total / dense_total})
+    return rows
+
+
+def score_map_extent(map_shape, *, stride, offset) -> tuple[float, float, float, float]:
+    """The ``imshow`` extent that draws a score map over its image, each score at its field's centre.
+
+    Args:
+        map_shape: (rows, cols) of the score map.
+        stride: the output stride, an int or (h, w), in input pixels.
+        offset: input coordinate (y, x), or one number for both, of the centre of score
+            (0, 0)'s receptive field (``ReceptiveField.offset``). Pixel (y, x) of the
+            image is drawn centred on (y, x), as ``imshow`` does.
+
+    Returns:
+        (left, right, bottom, top): cell (i, j) is centred at ``offset + stride * (i, j)``.
+    """
+    rows, cols = _validate.int_pair(tuple(map_shape)[:2], "map_shape", minimum=1)
+    stride_h, stride_w = _validate.int_pair(stride, "stride", minimum=1)
+    offset_y, offset_x = (offset, offset) if np.isscalar(offset) else tuple(offset)
+    return (offset_x - stride_w / 2, offset_x + stride_w * (cols - 0.5),
+            offset_y + stride_h * (rows - 0.5), offset_y - stride_h / 2)
+
+
+def plot_score_maps(image, label_map, score_map, *, field, window: int, class_names, position=(0, 0)):
+    """A 2×4 figure: the image, its labels, the argmax and one panel per class probability.
+
+    Each score is drawn at the centre of its receptive field (``score_map_extent``). The
+    image panel outlines, for score ``position``, the classifier's window (``window``
+    pixels from (stride·i, stride·j)) and the receptive field inside it.
+
+    Args:
+        image: (H, W, 3) float in [0, 1] or uint8.
+        label_map: (H, W) class ids (255 void).
+        score_map: (rows, cols, K) class probabilities, K = len(class_names) <= 7.
+        field: the score layer's ``ReceptiveField`` (``fcn_lessons.receptive``).
+        window: the classifier's input side in pixels.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from fcn_lessons import viz
+
+    score_map = _validate.array(score_map, "score_map", ndim=3, kinds="f", layout="(rows, cols, K)")
+    if score_map.shape[-1] != len(class_names) or len(class_names) > 7:
+        raise ValueError(f"score_map has {score_map.shape[-1]} classes; class_names lists {len(class_names)} "
+                         "(one panel each, at most 7).")
+    extent = score_map_extent(score_map.shape, stride=field.stride, offset=field.offset)
+    size = image.shape[:2]
+    fig, axes = plt.subplots(2, 4, figsize=(13.5, 7.0))
+    axes = axes.ravel()
+    axes[0].imshow(image)
+    top, left = (p * s for p, s in zip(position, field.stride))
+    axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), window, window, fill=False, ec="white", lw=1.5,
+                                ls="--", label=f"window {window}×{window}"))
+    f_top, f_left, f_bottom, f_right = field.box(position)
+    axes[0].add_patch(Rectangle((f_left - 0.5, f_top - 0.5), f_right - f_left + 1, f_bottom - f_top + 1,
+                                fill=False, ec="yellow", lw=1.5,
+                                label=f"field {f_bottom - f_top + 1}×{f_right - f_left + 1}"))
+    axes[0].legend(loc="lower right", fontsize=8, framealpha=0.8)
+    axes[0].set_title(f"image: score {tuple(position)}'s window")
+    axes[1].imshow(viz.colorize(label_map))
+    axes[1].set_title("label map")
+    axes[2].imshow(viz.colorize(score_map.argmax(axis=-1)), extent=extent)
+    axes[2].set_title("argmax of the scores")
+    axes[2].legend(handles=viz.legend_handles(class_names, void=False), loc="lower right", fontsize=7)
+    for class_id, ax in enumerate(axes[3:3 + len(class_names)]):
+        ax.imshow(image, alpha=0.35)
+        shown = ax.imshow(score_map[..., class_id], extent=extent, vmin=0, vmax=1, cmap="magma", alpha=0.8)
+        ax.set_title(f"P({class_names[class_id]})")
+    for ax in axes[2:]:
+        ax.set_xlim(-0.5, size[1] - 0.5), ax.set_ylim(size[0] - 0.5, -0.5)
+    for ax in axes:
+        ax.axis("off")
+    for ax in axes[3 + len(class_names):]:
+        ax.set_visible(False)
+    fig.colorbar(shown, ax=axes[3:].tolist(), fraction=0.025, pad=0.01, label="probability")
+    return fig
 
 
 IMAGENET_WEIGHTS_HOST = "storage.googleapis.com"  # where keras.applications downloads from

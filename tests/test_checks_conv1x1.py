@@ -1,40 +1,77 @@
-"""Lesson 01's checks: they pass the reference and fail on the stub and on plausible mistakes."""
+"""Lesson 01's checks, table-driven (tests/check_harness.py): each passes the reference and a
+learner-style answer, and fails on the stub and on the plausible mistakes listed here."""
+
+import contextlib
+import io
+import os
 
 import keras
 import numpy as np
 import pytest
 
 from fcn_lessons import checks, conv1x1
-from _stubs import as_learner, stub_for
+from fcn_lessons.checks._core import GRADING_SEED_ENV
+from check_harness import CheckSpec, check_tests
 
 
-# --- Exercise 1.1: Dense kernel -> 1×1 conv kernel -----------------------------------------
+def _memorised(check, reference, key):
+    """An answer fitted to the cases a learner sees: it replays what the reference gave on them.
 
-WRONG_1_1 = {
-    "transposed weight matrix": lambda k: k.T[None, None],
-    "transposed, then reshaped to the right shape": lambda k: k.T.reshape(1, 1, *k.shape),
-    "axes added at the end": lambda k: k.reshape(*k.shape, 1, 1),
-    "PyTorch layout (out, in, 1, 1)": lambda k: k.T.reshape(k.shape[1], k.shape[0], 1, 1),
-    "returns nothing": lambda k: None,
-    "a Keras layer instead of a kernel": lambda k: keras.layers.Conv2D(k.shape[1], 1),
+    ``key(*args)`` identifies a case by its inputs; an unseen case gets None. The table is
+    filled on first use by running ``check`` once with the learner's (visible) cases.
+    """
+    table = {}
+
+    def recorder(*args):
+        table[key(*args)] = reference(*args)
+        return table[key(*args)]
+
+    def answer(*args):
+        if not table:
+            seed = os.environ.pop(GRADING_SEED_ENV, None)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(recorder)
+            finally:
+                if seed is not None:
+                    os.environ[GRADING_SEED_ENV] = seed
+        return table.get(key(*args))
+    return answer
+
+
+# --- Exercise 1.1: a PyTorch Linear weight (channels-first flatten) as a Keras kernel --------
+
+def _learner_1_1(weight, feature_shape):
+    """Weight by weight: PyTorch input (c*H + i)*W + j is pixel (i, j), channel c."""
+    channels, height, width = feature_shape
+    kernel = np.zeros((height, width, channels, weight.shape[0]), weight.dtype)
+    for c in range(channels):
+        for i in range(height):
+            for j in range(width):
+                kernel[i, j, c, :] = weight[:, (c * height + i) * width + j]
+    return kernel
+
+
+def _kernel_1_1(weight, feature_shape):
+    return conv1x1.channels_first_linear_to_conv_kernel(weight, feature_shape)
+
+
+MISTAKES_1_1 = {
+    "no channel transpose (Keras' flatten order)": lambda m, s: m.T.reshape(s[1], s[2], s[0], m.shape[0]),
+    "(out, in) layout forgotten": lambda m, s: m.reshape(*s, m.shape[0]).transpose(1, 2, 0, 3),
+    "height and width swapped": lambda m, s: m.reshape(m.shape[0], *s).transpose(3, 2, 1, 0),
+    "channel and output axes swapped": lambda m, s: m.reshape(m.shape[0], *s).transpose(2, 3, 0, 1),
+    "PyTorch's conv layout (K, C, H, W)": lambda m, s: m.reshape(m.shape[0], *s),
+    "the Dense kernel (H*W*C, K), not the conv kernel": lambda m, s: _kernel_1_1(m, s).reshape(-1, m.shape[0]),
+    "feature_shape read as (H, W, C)": lambda m, s: m.reshape(m.shape[0], s[2], s[0], s[1]).transpose(2, 3, 1, 0),
+    "Fortran-order unflatten": lambda m, s: m.T.reshape(*s, m.shape[0], order="F").transpose(1, 2, 0, 3),
+    "returns nothing": lambda m, s: None,
 }
-
-
-def test_1_1_passes_the_reference(capsys):
-    checks.check_dense_kernel_to_conv1x1(as_learner(conv1x1.dense_kernel_to_conv1x1))
-    assert capsys.readouterr().out.strip() == "Exercise 1.1 passed: 6 random cases match the reference."
-
-
-def test_1_1_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 1.1"):
-        checks.check_dense_kernel_to_conv1x1(stub_for("1.1"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_1_1)
-def test_1_1_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 1\.1 failed on case \d of 6") as failure:
-        checks.check_dense_kernel_to_conv1x1(WRONG_1_1[mistake])
-    assert "Hint:" in str(failure.value)
+HINTS_1_1 = {
+    "no channel transpose (Keras' flatten order)": r"PyTorch flattened the \(C, H, W\) map",
+    "(out, in) layout forgotten": r"\(out_features, in_features\)",
+    "height and width swapped": r"You swapped H and W",
+}
 
 
 # --- Exercise 1.2: Flatten + Dense -> H×W conv layer ----------------------------------------
@@ -56,7 +93,7 @@ def _right(kernel, h, w, c, k):
     return kernel.reshape(h, w, c, k)
 
 
-WRONG_1_2 = {
+MISTAKES_1_2 = {
     "channels-first flatten order": _conv_from(lambda m, h, w, c, k: m.reshape(c, h, w, k).transpose(1, 2, 0, 3)),
     "kernel reshaped in Fortran order": _conv_from(lambda m, h, w, c, k: m.reshape(h, w, c, k, order="F")),
     "height and width swapped": _conv_from(lambda m, h, w, c, k: m.reshape(w, h, c, k).transpose(1, 0, 2, 3)),
@@ -69,24 +106,8 @@ WRONG_1_2 = {
 }
 
 
-def test_1_2_passes_the_reference(capsys):
-    checks.check_flatten_dense_to_conv(as_learner(conv1x1.dense_to_conv))
-    assert "Exercise 1.2 passed: 5 random cases" in capsys.readouterr().out
-
-
-def test_1_2_passes_a_learner_style_answer():
-    checks.check_flatten_dense_to_conv(_conv_from(_right))
-
-
-def test_1_2_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 1.2"):
-        checks.check_flatten_dense_to_conv(stub_for("1.2"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_1_2)
-def test_1_2_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 1\.2 failed on case \d of 5"):
-        checks.check_flatten_dense_to_conv(WRONG_1_2[mistake])
+def _dense_key(dense, feature_shape):
+    return tuple(w.tobytes() for w in dense.get_weights()) + tuple(feature_shape)
 
 
 # --- Exercise 1.3: convolutionalize a classifier ------------------------------------------
@@ -116,39 +137,65 @@ def _convolutionalize_with(fc_answer, *, fixed_size=False, first_dense_1x1=False
     return answer
 
 
-WRONG_1_3 = {
+LEARNER_1_2 = _conv_from(_right)
+MISTAKES_1_3 = {
     "the classifier returned unchanged": lambda classifier: classifier,
-    "input size kept fixed": _convolutionalize_with(conv1x1.dense_to_conv, fixed_size=True),
-    "channels-first reshape of fc1": _convolutionalize_with(WRONG_1_2["channels-first flatten order"]),
-    "softmax dropped": _convolutionalize_with(conv1x1.dense_to_conv, final_activation=False),
-    "'same' padding for fc1": _convolutionalize_with(WRONG_1_2["'same' padding"]),
-    "first Dense as a 1×1 convolution": _convolutionalize_with(conv1x1.dense_to_conv, first_dense_1x1=True),
+    "input size kept fixed": _convolutionalize_with(LEARNER_1_2, fixed_size=True),
+    "channels-first reshape of fc1": _convolutionalize_with(MISTAKES_1_2["channels-first flatten order"]),
+    "softmax dropped": _convolutionalize_with(LEARNER_1_2, final_activation=False),
+    "'same' padding for fc1": _convolutionalize_with(MISTAKES_1_2["'same' padding"]),
+    "first Dense as a 1×1 convolution": _convolutionalize_with(LEARNER_1_2, first_dense_1x1=True),
 }
 
 
-def test_1_3_passes_the_reference(capsys):
-    checks.check_convolutionalize_classifier(as_learner(conv1x1.convolutionalize))
-    assert "Exercise 1.3 passed: 3 random cases" in capsys.readouterr().out
+# --- Exercise 1.4: predict the number of score vectors on a 150 × 203 canvas ---------------
+
+def _prediction(answer):
+    """What the exercise cell leaves in PREDICTION: the stub leaves `...`."""
+    try:
+        return answer()
+    except NotImplementedError:
+        return ...
 
 
-def test_1_3_passes_a_learner_style_answer():
-    checks.check_convolutionalize_classifier(_convolutionalize_with(conv1x1.dense_to_conv))
+FIELD, STRIDE = 30, 4  # lesson 01's classifier: 30-pixel receptive field, output stride 4
+ROWS, COLS = checks.conv1x1.PREDICTION_CANVAS
+MISTAKES_1_4 = {
+    "the 32-pixel crop instead of the field": lambda: ((ROWS - 32) // STRIDE + 1) * ((COLS - 32) // STRIDE + 1),
+    "no rounding down": lambda: ((ROWS - FIELD) / STRIDE + 1) * ((COLS - FIELD) / STRIDE + 1),
+    "stride forgotten": lambda: (ROWS - FIELD + 1) * (COLS - FIELD + 1),
+    "canvas divided by the stride": lambda: (ROWS // STRIDE) * (COLS // STRIDE),
+    "a (rows, cols) tuple": lambda: (31, 44),
+    "a string": lambda: "1364",
+}
 
 
-def test_1_3_stub_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="Exercise 1.3"):
-        checks.check_convolutionalize_classifier(stub_for("1.3"))
-
-
-@pytest.mark.parametrize("mistake", WRONG_1_3)
-def test_1_3_fails_on_plausible_mistakes(mistake):
-    with pytest.raises(AssertionError, match=r"Exercise 1\.3 failed on case \d of 3"):
-        checks.check_convolutionalize_classifier(WRONG_1_3[mistake])
+SPECS = [
+    CheckSpec(checks.check_channels_first_linear_to_conv, reference=_kernel_1_1, learner=_learner_1_1,
+              mistakes=MISTAKES_1_1, hints=HINTS_1_1, passed=r"5 random cases",
+              hard_coded=_memorised(checks.check_channels_first_linear_to_conv, _kernel_1_1,
+                                    key=lambda m, s: (m.tobytes(), tuple(s)))),
+    CheckSpec(checks.check_flatten_dense_to_conv, reference=conv1x1.dense_to_conv, learner=LEARNER_1_2,
+              mistakes=MISTAKES_1_2, passed=r"5 random cases",
+              hard_coded=_memorised(checks.check_flatten_dense_to_conv, LEARNER_1_2, key=_dense_key)),
+    CheckSpec(checks.check_convolutionalize_classifier, reference=conv1x1.convolutionalize,
+              learner=_convolutionalize_with(LEARNER_1_2), mistakes=MISTAKES_1_3, passed=r"3 random cases"),
+    CheckSpec(checks.check_score_map_prediction, reference=lambda: 31 * 44,  # (150-30)//4+1, (203-30)//4+1
+              learner=lambda: ((ROWS - FIELD) // STRIDE + 1) * ((COLS - FIELD) // STRIDE + 1),
+              mistakes=MISTAKES_1_4, passed=r"measured 1,364\)", hints={"a string": "must be a number"},
+              call=lambda answer: checks.check_score_map_prediction(_prediction(answer))),
+]
+globals().update(check_tests(SPECS))
 
 
 def test_failure_message_shows_expected_and_received():
     with pytest.raises(AssertionError) as failure:
-        checks.check_dense_kernel_to_conv1x1(WRONG_1_1["transposed, then reshaped to the right shape"])
+        checks.check_channels_first_linear_to_conv(MISTAKES_1_1["channel and output axes swapped"])
     message = str(failure.value)
-    assert "values differ" in message and "expected" in message and "received" in message
-    assert np.isfinite(float(message.split("max |difference| ")[1].split(")")[0]))
+    assert "Exercise 1.1 failed on case 1 of 5" in message and "expected" in message and "received" in message
+
+
+def test_the_prediction_explains_the_field():
+    with pytest.raises(AssertionError, match=r"you predicted 1290 .* measured 1,364\.\nWhy: .*30-pixel receptive "
+                                             r"field.* last 2 rows and columns of its crop"):
+        checks.check_score_map_prediction(MISTAKES_1_4["the 32-pixel crop instead of the field"]())

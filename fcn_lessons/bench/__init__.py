@@ -19,6 +19,7 @@ BENCHMARKS = {
     "make-shapes": "fcn_lessons.bench.data:make_shapes_speed",
     "confusion-matrix": "fcn_lessons.bench.metrics:confusion_speed",
     "dense-vs-sliding": "fcn_lessons.bench.conv1x1:dense_vs_sliding",
+    "imagenet-offline": "fcn_lessons.bench.conv1x1:imagenet_offline",
     "receptive-vgg16": "fcn_lessons.bench.receptive:vgg16_table",
     "receptive-explorer": "fcn_lessons.bench.receptive:explorer_callbacks",
     "widgets": "fcn_lessons.bench.widgets:widgets",

@@ -32,6 +32,7 @@ def dense_vs_sliding(*, canvas: int = 256, canvases: int = 4, repeats: int = 7) 
     outputs = int(np.prod(dense_maps.shape[:3]))
     result = {"canvas": canvas, "outputs": outputs, "dense_ms": 1e3 * dense_s,
               "sliding_ms": 1e3 * sliding_s, "speedup": sliding_s / dense_s}
+    result.update(_what_bounds_it(classifier, fcn, images, stride, repeats, dense_s, sliding_s))
     print(f"dense-vs-sliding: {canvases} canvases of {canvas}×{canvas}, 32-px window, stride {stride}: "
           f"{outputs} outputs, median of {repeats}")
     print("| canvases | outputs | dense ms (µs/output) | sliding window ms (µs/output) | speed-up per output |")
@@ -39,4 +40,77 @@ def dense_vs_sliding(*, canvas: int = 256, canvases: int = 4, repeats: int = 7) 
     print(f"| {canvases} × {canvas}×{canvas} | {outputs} | {result['dense_ms']:.1f} "
           f"({1e3 * result['dense_ms'] / outputs:.2f}) | {result['sliding_ms']:.1f} "
           f"({1e3 * result['sliding_ms'] / outputs:.2f}) | {result['speedup']:.1f}× |")
+    print()
+    print("What bounds it (multiply-adds from conv1x1.work_per_output; times are medians):")
+    print("| | sliding window | dense |")
+    print("|---|---|---|")
+    print(f"| multiply-adds per output | {result['window_madds']:,.0f} | {result['dense_madds']:,.0f} "
+          f"(ratio {result['work_ratio']:.1f}×) |")
+    print(f"| of which the head (fc1 + scores) | {result['head_madds']:,.0f} | {result['head_madds']:,.0f} "
+          f"({100 * result['head_madds'] / result['dense_madds']:.0f}% of dense) |")
+    print(f"| arithmetic rate | {result['sliding_gmadds_per_s']:.0f} G multiply-adds/s | "
+          f"{result['dense_gmadds_per_s']:.0f} G multiply-adds/s |")
+    print(f"| time in the head (its layers alone, on the trunk's features) | - | "
+          f"{result['dense_head_ms']:.1f} ms of {result['dense_ms']:.1f} |")
+    print(f"| cutting the crops | {result['crops_ms']:.1f} ms | - |")
+    print(f"| predict_on_batch calls (one call on 1 crop: {result['call_ms']:.2f} ms) | {result['calls']} | 1 |")
     return result
+
+
+def _what_bounds_it(classifier, fcn, images, stride, repeats, dense_s, sliding_s) -> dict:
+    """The figures that explain the speed-up: arithmetic per output, rates, head, crops, calls."""
+    import keras
+
+    from fcn_lessons import conv1x1
+    from fcn_lessons.timing import median_seconds
+
+    rows = {row["layer"]: row for row in conv1x1.work_per_output(classifier, fcn, images.shape[1:])}
+    names = [layer.name for layer in classifier.layers]
+    flatten = next(i for i, layer in enumerate(classifier.layers) if isinstance(layer, keras.layers.Flatten))
+    head = [name for name in names[flatten:] if name in rows]
+    features = keras.Model(fcn.inputs, fcn.get_layer(names[flatten - 1]).output).predict_on_batch(images)
+    head_input = keras.Input(features.shape[1:])
+    head_output = head_input
+    for layer in fcn.layers[[layer.name for layer in fcn.layers].index(names[flatten - 1]) + 1:]:
+        head_output = layer(head_output)
+    head_model = keras.Model(head_input, head_output)  # fc1 and the rest, on the trunk's features
+    head_s = median_seconds(lambda: head_model.predict_on_batch(features), repeats=repeats)
+    window = classifier.input_shape[1]
+    crops_s = median_seconds(lambda: [conv1x1.window_crops(image, window, stride) for image in images],
+                             repeats=repeats)
+    one_crop = images[:1, :window, :window]
+    call_s = median_seconds(lambda: classifier.predict_on_batch(one_crop), repeats=max(repeats, 11))
+    outputs = int(np.prod(fcn.compute_output_shape((1, *images.shape[1:]))[1:3]))
+    calls = len(images) * -(-outputs // 1024)  # sliding_window_scores' default batch of 1024 crops
+    total = rows["total"]
+    return {"window_madds": total["window"], "dense_madds": total["dense"], "work_ratio": total["sharing"],
+            "head_madds": sum(rows[name]["window"] for name in head),
+            "sliding_gmadds_per_s": total["window"] * outputs * len(images) / sliding_s / 1e9,
+            "dense_gmadds_per_s": total["dense"] * outputs * len(images) / dense_s / 1e9,
+            "dense_head_ms": 1e3 * head_s, "crops_ms": 1e3 * crops_s,
+            "call_ms": 1e3 * call_s, "calls": calls}
+
+
+def imagenet_offline(*, repeats: int = 3, timeout_s: float = 2.0) -> dict:
+    """Lesson 01: how long ``conv1x1.imagenet_vgg16`` takes to give up when offline.
+
+    Points the download host at 127.0.0.1 (nothing listens on port 443 there), so the
+    lesson's optional ImageNet cell says "skipped" at once instead of hanging. Target:
+    under 5 s.
+    """
+    from fcn_lessons import conv1x1
+    from fcn_lessons.timing import median_seconds
+
+    host = conv1x1.IMAGENET_WEIGHTS_HOST
+    conv1x1.IMAGENET_WEIGHTS_HOST = "127.0.0.1"
+    try:
+        if conv1x1.imagenet_vgg16(timeout_s=timeout_s) is not None:
+            raise AssertionError("imagenet_vgg16 returned a model with no host to download from")
+        seconds = median_seconds(lambda: conv1x1.imagenet_vgg16(timeout_s=timeout_s), repeats=repeats, warmup=0)
+    finally:
+        conv1x1.IMAGENET_WEIGHTS_HOST = host
+    print(f"imagenet-offline: imagenet_vgg16(timeout_s={timeout_s:g}) with no host, median of {repeats}")
+    print("| gives up after | target |")
+    print("|---|---|")
+    print(f"| {seconds:.3f} s | < 5 s |")
+    return {"seconds": seconds, "timeout_s": timeout_s}

@@ -210,9 +210,10 @@ def check_prediction(exercise: str, predicted, measured, *, what: str, explanati
         if not np.isfinite(predicted):
             raise CaseFailure(f"Exercise {exercise}: your prediction of {what} must be finite; received {predicted}.")
         right = abs(float(predicted) - float(measured)) <= float(tolerance)
-    shown = f"{measured:.3g}" if choices is None else repr(measured)
+    count = isinstance(measured, (int, np.integer))  # counts print in full, not as 1.36e+03
+    shown = repr(measured) if choices is not None else f"{measured:,}" if count else f"{measured:.3g}"
     if not right:
-        margin = "" if choices is not None else f" (within {tolerance:g} counts as right)"
+        margin = "" if choices is not None or not tolerance else f" (within {tolerance:g} counts as right)"
         raise CaseFailure(f"Exercise {exercise}: you predicted {predicted!r} for {what}; the lesson measured "
                           f"{shown}{margin}.\nWhy: {explanation}")
     print(f"Exercise {exercise} passed: you predicted {what} ({predicted!r}; measured {shown}). {explanation}")

@@ -6,27 +6,62 @@ import keras
 import numpy as np
 
 from fcn_lessons import conv1x1, models
-from fcn_lessons.checks._core import case_rng, cases, describe, exercise_check, passed
+from fcn_lessons.checks._core import case_rng, cases, check_prediction, describe, exercise_check, passed
 
-__all__ = ["check_dense_kernel_to_conv1x1", "check_flatten_dense_to_conv", "check_convolutionalize_classifier"]
+__all__ = ["check_channels_first_linear_to_conv", "check_flatten_dense_to_conv",
+           "check_convolutionalize_classifier", "check_score_map_prediction"]
 
 _SEED = 101  # the checks draw their own random cases; the learner's seed is untouched
 
 
+def _linear_shapes(rng, count: int) -> list[tuple[int, int, int, int]]:
+    """(C, H, W, K) cases: one square map (H = W) so that swapping H and W shows in the values."""
+    shapes = []
+    for i in range(count):
+        c, k = (int(v) for v in rng.integers(2, 6, size=2))
+        h = int(rng.integers(2, 5))
+        w = h if i == 0 else int(rng.choice([v for v in range(2, 6) if v != h]))
+        shapes.append((c, h, w, k))
+    return shapes
+
+
+def _diagnose_1_1(received: np.ndarray, weight: np.ndarray, c: int, h: int, w: int, k: int) -> str | None:
+    """The hint for a recognised mistake, or None."""
+    mistakes = {
+        "You kept Keras' order (H, W, C) for the flat index; PyTorch flattened the (C, H, W) map, "
+        "channel by channel.": lambda: weight.T.reshape(h, w, c, k),
+        "You unflattened the weight as if it were stored (in, out); PyTorch stores a Linear weight "
+        "as (out_features, in_features).": lambda: weight.reshape(c, h, w, k).transpose(1, 2, 0, 3),
+        "You swapped H and W; a Keras kernel's axes are (kernel_height, kernel_width, in_channels, "
+        "out_channels).": lambda: weight.reshape(k, c, h, w).transpose(3, 2, 1, 0),
+    }
+    for hint, mistake in mistakes.items():
+        candidate = mistake()
+        if candidate.shape == received.shape and np.allclose(candidate, received):
+            return hint
+    return None
+
+
 @exercise_check("1.1")
-def check_dense_kernel_to_conv1x1(fn) -> None:
-    """Exercise 1.1: ``fn(kernel (C, K)) -> (1, 1, C, K)`` Conv2D kernel."""
+def check_channels_first_linear_to_conv(fn) -> None:
+    """Exercise 1.1: ``fn(weight (K, C*H*W), feature_shape (C, H, W)) -> (H, W, C, K)`` kernel.
+
+    The weight is a PyTorch ``Linear`` weight after a channels-first flatten; the kernel
+    must make a Keras ``Conv2D(K, (H, W))`` on the (H, W, C) map give the same scores.
+    """
     rng = case_rng(_SEED)
-    shapes = [(3, 5), (8, 8), (1, 4), (16, 2), (6, 6), (5, 1)]
-    hint = ("A Dense kernel is (C, K): C inputs, K outputs. Keras' Conv2D kernel is "
-            "(kernel_h, kernel_w, in_channels, out_channels): add two leading axes of "
-            "size 1, and do not transpose.")
-    for case, (c, k) in zip(cases("1.1", [f"Dense kernel of shape {s}" for s in shapes], hint), shapes):
-        kernel = rng.standard_normal((c, k)).astype(np.float32)
-        received = case.call(fn, kernel.copy())
-        case.assert_close(received, conv1x1.dense_kernel_to_conv1x1(kernel), what="1×1 kernel",
-                          atol=0, rtol=0)
-    passed("1.1", len(shapes), "match the reference")
+    shapes = _linear_shapes(rng, 5)
+    hint = ("Follow one weight: PyTorch's input (c·H + i)·W + j is pixel (i, j), channel c. "
+            "The weight is (out, in) = (K, C·H·W); the Keras kernel is (H, W, C, K).")
+    descriptions = [f"Linear({c}·{h}·{w} -> {k}) after flattening a (C, H, W) = ({c}, {h}, {w}) map"
+                    for c, h, w, k in shapes]
+    for case, (c, h, w, k) in zip(cases("1.1", descriptions, hint), shapes):
+        weight = rng.standard_normal((k, c * h * w)).astype(np.float32)
+        received = case.call(fn, weight.copy(), (c, h, w))
+        expected = conv1x1.channels_first_linear_to_conv_kernel(weight, (c, h, w))
+        specific = _diagnose_1_1(received, weight, c, h, w, k) if isinstance(received, np.ndarray) else None
+        case.assert_close(received, expected, what="Conv2D kernel (H, W, C, K)", atol=0, rtol=0, hint=specific)
+    passed("1.1", len(shapes), "turn the PyTorch weight into the Keras kernel")
 
 
 def _random_dense(rng, inputs: int, units: int, activation, use_bias: bool = True):
@@ -118,3 +153,31 @@ def check_convolutionalize_classifier(fn) -> None:
                           what=f"score map on a {image.shape[0]}×{image.shape[1]} image "
                                f"(every window at stride {stride})", atol=1e-4)
     passed("1.3", len(configs), "equal the classifier on every window")
+
+
+PREDICTION_CANVAS = (150, 203)  # exercise 1.4's canvas (rows, columns): both sides 2 or 3 past a multiple of 4
+
+
+@exercise_check("1.4")
+def check_score_map_prediction(prediction) -> None:
+    """Exercise 1.4 ("predict, then run"): how many score vectors on a 150 × 203 canvas?
+
+    Runs lesson 01's convolutionalized classifier (``models.crop_classifier()``, 32-pixel
+    crops, output stride 4) on a canvas of ``PREDICTION_CANVAS`` and compares the number
+    of positions of its score map with ``prediction``.
+    """
+    from fcn_lessons import receptive
+
+    classifier = models.crop_classifier()
+    model = conv1x1.convolutionalize(classifier)
+    canvas_h, canvas_w = PREDICTION_CANVAS
+    rows, cols = np.asarray(model.predict_on_batch(np.zeros((1, canvas_h, canvas_w, 3), np.float32))).shape[1:3]
+    field = receptive.receptive_fields(model)[model.layers[-1].name]
+    crop, stride, size = classifier.input_shape[1], field.stride[0], field.size[0]
+    by_window = conv1x1.output_size(canvas_h, crop, stride) * conv1x1.output_size(canvas_w, crop, stride)
+    explanation = (f"A score exists exactly where its {size}-pixel receptive field fits inside the canvas: "
+                   f"({canvas_h} - {size}) // {stride} + 1 = {rows} rows and ({canvas_w} - {size}) // {stride} + 1 = "
+                   f"{cols} columns. With the {crop}-pixel crop instead of the field you would get {by_window:,}: "
+                   f"the classifier never reads the last {crop - size} rows and columns of its crop.")
+    check_prediction("1.4", prediction, int(rows * cols), what=f"the number of score vectors on a "
+                     f"{canvas_h}×{canvas_w} canvas", explanation=explanation, tolerance=0)
