@@ -280,7 +280,8 @@ def test_region_scores_are_the_scores_of_the_kept_pixels():
     for name in metrics.SCORE_NAMES + ("num_pixels",):
         assert kept[name] == pytest.approx(alone[name], nan_ok=True), name
     everything = metrics.region_scores(labels, predictions, 4, np.ones(labels.shape, bool))
-    assert everything["mean_iou"] == metrics.segmentation_scores(metrics.confusion_matrix(labels, predictions, 4))["mean_iou"]
+    whole = metrics.segmentation_scores(metrics.confusion_matrix(labels, predictions, 4))
+    assert everything["mean_iou"] == whole["mean_iou"]
     nothing = metrics.region_scores(labels, predictions, 4, np.zeros(labels.shape, bool))
     assert nothing["num_pixels"] == 0 and np.isnan(nothing["pixel_accuracy"]) and np.isnan(nothing["mean_iou"])
     scores = rng.normal(size=labels.shape + (4,))  # scores with a class axis: the argmax is taken

@@ -26,7 +26,8 @@ def test_every_name_of_the_old_module_is_importable_from_the_face():
     missing = [name for name in OLD_NAMES if not hasattr(receptive, name)]
     assert not missing
     assert set(receptive.__all__) <= set(dir(receptive))
-    assert receptive.recurrence is recurrence1d.recurrence and receptive.receptive_fields is keras_walker.receptive_fields
+    assert receptive.recurrence is recurrence1d.recurrence
+    assert receptive.receptive_fields is keras_walker.receptive_fields
     assert receptive.unit_gradients is gradients.unit_gradients and receptive.draw_stack_1d is drawing.draw_stack_1d
     assert receptive.accuracy_by_distance is metrics.accuracy_by_distance
     assert receptive.accuracy_profile is metrics.accuracy_profile and receptive.coarse_oracle is labels.coarse_oracle
@@ -466,7 +467,8 @@ def test_a_layer_shared_between_two_models_gets_each_models_field():
         measured = receptive.empirical_receptive_field(model, "shared", (6, 6), inputs=inputs)
         assert measured.box == field.box((6, 6)) and measured.box[2] - measured.box[0] + 1 == size, model.name
     # a third model calling the layer again on B's tensors adds a node, but not to B's graph
-    keras.Model(model_b.input, L.Conv2D(2, 1, name="other")(model_b.get_layer("shared")(model_b.get_layer("before").output)))
+    again = model_b.get_layer("shared")(model_b.get_layer("before").output)
+    keras.Model(model_b.input, L.Conv2D(2, 1, name="other")(again))
     assert receptive.receptive_fields(model_b)["shared"].size == (5, 5)
     assert receptive.empirical_receptive_field(model_b, "shared", (6, 6), inputs=inputs).box == (5, 5, 9, 9)
 
