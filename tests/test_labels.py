@@ -108,6 +108,14 @@ def test_borders_of_a_stack_are_per_map_and_the_image_edge_is_none():
     assert stacked[1].sum() == 4 + 8  # the 2×2 square and the ring of 4-neighbours around it
 
 
+def test_void_pixels_are_borders_unless_void_is_a_class():
+    mask = np.zeros((7, 7), np.uint8)
+    mask[1:6, 1:6] = VOID  # the middle void pixels touch only void
+    assert labels.borders(mask)[1:6, 1:6].all()
+    assert not labels.borders(mask, ignore_label=None)[2:5, 2:5].any()
+    assert labels.boundary_band(mask, 1)[3, 3] and not labels.boundary_band(mask, 1, None)[3, 3]
+
+
 def test_the_data_set_marks_exactly_the_borders_void():
     """make_shapes voids ``borders`` of its drawn labels (the old name: data._void_border)."""
     cells = np.kron(np.random.default_rng(1).integers(0, 5, (4, 4)), np.ones((4, 4), int)).astype(np.uint8)
