@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from fcn_lessons import metrics
-from fcn_lessons.checks._core import CaseFailure, NotDone, case_rng, cases, check_prediction, exercise_check, passed
+from fcn_lessons.checks._core import (CaseFailure, NotDone, case_rng, cases, check_prediction, exercise_check,
+                                      passed)
 
 __all__ = ["check_confusion_matrix", "check_mean_iou", "check_mean_accuracy",
            "check_all_background_prediction", "TRAP_CHOICES"]
@@ -172,7 +173,8 @@ def _score_variants(confusion):
             "iou_plain_mean": iou.mean(),
             "iou_labelled_only": iou[rows > 0].mean(),
             "iou_no_minus_diag": np.nanmean(hits / (rows + cols)),
-            "accuracy_union_rule": np.nan_to_num(accuracy)[(rows + cols) > 0].mean(),  # before nan_as_zero: the more specific
+            # before accuracy_nan_as_zero: where both match, this hint is the more specific
+            "accuracy_union_rule": np.nan_to_num(accuracy)[(rows + cols) > 0].mean(),
             "accuracy_nan_as_zero": np.nan_to_num(accuracy).mean(),
             "accuracy_plain_mean": accuracy.mean(),
             "accuracy_by_columns": np.nanmean(precision),
