@@ -262,6 +262,7 @@ def _interpret(sub, lesson, built, result, notes, options) -> dict:
         row["results"][number] = {"passed": passed, "message": message}
         row["points"][number] = lesson.points[number] if passed else 0
         score += row["points"][number]
+    run_notes = list(dict.fromkeys(run_notes))  # e.g. a kernel that never started fails every cell alike
     row.update(score=score, status=status, notes=notes + run_notes, seconds=round(result.seconds, 2))
     return row
 

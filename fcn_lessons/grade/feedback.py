@@ -82,7 +82,8 @@ def summary(rows: list[dict], exercise_numbers, *, plot_path=None) -> str:
     """A Markdown summary of a graded class; saves the score histogram at ``plot_path`` when given."""
     by_lesson: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        by_lesson[row["notebook"]].append(row)
+        if row["status"] != "not a lesson":  # listed under "needs a human look" only
+            by_lesson[row["notebook"]].append(row)
     statuses = defaultdict(int)
     for row in rows:
         statuses[row["status"]] += 1
