@@ -497,3 +497,367 @@ def accuracy_profile(masks, predictions, distances, *, classes=None, ignore_labe
     return {"pixel_accuracy": np.array([b["pixel_accuracy"] for b in bins]),
             "mean_accuracy": np.array([b["mean_accuracy"] for b in bins]),
             "pixels": np.array([b["num_pixels"] for b in bins])}
+
+
+# --- lesson 07: scores over a region as counts, objects, errors by kind, precision/recall -----
+#
+# Everything below returns *counts* that add up over batches (like ``confusion_matrix``) and
+# turns counts into ratios in a separate function (like ``segmentation_scores``), so that
+# ``fcn_lessons.evaluate`` can stream a data set through them in bounded memory.
+
+BACKGROUND = 0  # the class id of "no object": VOC's and the course data's background
+ERROR_KINDS = ("boundary", "class confusion", "missed object", "false object", "extent")
+ERROR_KIND_HELP = {
+    "boundary": "within the band of a label border (where labels are least certain)",
+    "class confusion": "an object pixel given another object class",
+    "missed object": "a pixel of an object the prediction mostly leaves as background",
+    "false object": "a background pixel inside a predicted object that is mostly over background",
+    "extent": "a found object drawn too small or too large, away from its border",
+}
+DEFAULT_BOUNDARY_WIDTH = 2.0  # px: the course data's void outline is 1-2 px wide
+DEFAULT_MIN_SHARE = 0.5  # an object is found when at least half of it is predicted as an object
+
+
+def region_confusion(labels, predictions, num_classes: int, region,
+                     ignore_label: int | None = VOID_LABEL) -> np.ndarray:
+    """``confusion_matrix`` of the pixels that ``region`` keeps: counts that add up over batches.
+
+    ``region_scores`` is ``segmentation_scores(region_confusion(...))``; this returns the
+    counts themselves, so a data set can be scored region by region in batches.
+
+    Args:
+        labels, predictions, num_classes, ignore_label: as ``confusion_matrix``.
+        region: bool array of the labels' shape: True where a pixel counts.
+
+    Returns:
+        (num_classes, num_classes) int64 counts.
+    """
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    ignore_label = _check_ignore(ignore_label, num_classes)
+    labels = _class_ids(labels, "labels", "")
+    labels, preds = _predicted_ids(labels, predictions, num_classes)
+    region = _validate.array(region, "region", kinds="b")
+    if region.shape != labels.shape:
+        raise ValueError(f"region must be a bool mask of the labels' shape {labels.shape}, "
+                         f"received shape {region.shape}.")
+    return _accumulate(labels, preds, num_classes, ignore_label, keep=region)
+
+
+def _maps_and_ids(labels, predictions, num_classes: int, ignore_label):
+    """(N, H, W) labels and predicted ids, validated (scores are arg-maxed)."""
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+    ignore_label = _check_ignore(ignore_label, num_classes)
+    labels = _class_ids(labels, "labels", "Masks must be resized with nearest-neighbour interpolation.")
+    labels, preds = _predicted_ids(labels, predictions, num_classes)
+    if labels.ndim not in (2, 3):
+        raise ValueError(f"labels must be (H, W) or (N, H, W) label maps, received shape {labels.shape}.")
+    _accumulate(labels, preds, num_classes, ignore_label)  # refuses ids outside the classes
+    single = labels.ndim == 2
+    if single:
+        labels, preds = labels[None], preds[None]
+    return labels, preds, num_classes, ignore_label, single
+
+
+def object_regions(label_map, *, background: int = BACKGROUND, ignore_label: int | None = VOID_LABEL,
+                   connectivity: int = 4):
+    """The objects of one label map: connected regions of one class other than background.
+
+    A label map names classes, not objects; connected regions are the closest thing to
+    objects it holds. Void pixels belong to no region, so objects that VOC (and the course
+    data) outline with void come apart; two touching objects of the same class are one
+    region.
+
+    Args:
+        label_map: (H, W) integer class ids (also a prediction: then no pixel is void).
+        background: the class that is no object (0).
+        connectivity: 4 (up, down, left, right) or 8 (diagonals too) neighbours.
+
+    Returns:
+        (region_ids, classes, areas): region_ids (H, W) int32 with 0 outside every object
+        and k = 1..R for object k; classes (R,) int64 the class of each object; areas (R,)
+        int64 its pixels. Objects are numbered in raster order of their first pixel.
+    """
+    import cv2
+
+    label_map = _validate.label_map(label_map, "label_map", ndim=2, ignore_label=ignore_label)
+    background = _validate.integer(background, "background", minimum=0)
+    _validate.choice(connectivity, "connectivity", (4, 8))
+    ids = np.zeros(label_map.shape, np.int32)
+    classes, count = [], 0
+    for class_id in np.unique(label_map):
+        if class_id == background or (ignore_label is not None and class_id == ignore_label):
+            continue
+        number, components = cv2.connectedComponents((label_map == class_id).astype(np.uint8),
+                                                      connectivity=connectivity, ltype=cv2.CV_32S)
+        inside = components > 0
+        ids[inside] = components[inside] + count
+        classes += [int(class_id)] * (number - 1)
+        count += number - 1
+    if not count:
+        return ids, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # renumber in raster order of each region's first pixel (independent of the class order)
+    first = np.full(count + 1, ids.size, np.int64)
+    flat = ids.ravel()
+    np.minimum.at(first, flat, np.arange(flat.size))
+    order = np.argsort(first[1:], kind="stable")
+    renumber = np.zeros(count + 1, np.int32)
+    renumber[order + 1] = np.arange(1, count + 1, dtype=np.int32)
+    ids = renumber[ids]
+    classes = np.asarray(classes, np.int64)[order]
+    areas = np.bincount(ids.ravel(), minlength=count + 1)[1:].astype(np.int64)
+    return ids, classes, areas
+
+
+def _found_share(region_ids: np.ndarray, count: int, hits: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """(count,) share of each region's counted pixels where ``hits``; NaN for a region with none counted."""
+    total = np.bincount(region_ids[counted], minlength=count + 1)[1:]
+    good = np.bincount(region_ids[counted & hits], minlength=count + 1)[1:]
+    return np.divide(good, total, out=np.full(count, np.nan), where=total > 0)
+
+
+def error_kinds(labels, predictions, num_classes: int, *, boundary_width: float = DEFAULT_BOUNDARY_WIDTH,
+                background: int = BACKGROUND, min_share: float = DEFAULT_MIN_SHARE,
+                ignore_label: int | None = VOID_LABEL, connectivity: int = 4) -> dict:
+    """The kind of every wrong pixel: boundary, class confusion, missed or false object, extent.
+
+    Every labelled pixel whose prediction differs from its label gets exactly one kind, in
+    this order:
+
+    1. ``boundary``: it lies within ``boundary_width`` px of a label border
+       (``labels.boundary_band``; void outlines are borders);
+    2. ``class confusion``: labelled object class c, predicted another object class;
+    3. ``missed object``: labelled object, predicted background, in a true object (a region of
+       ``object_regions``) of which less than ``min_share`` is predicted as an object class;
+    4. ``false object``: labelled background, predicted object, in a predicted object (a region
+       of the prediction) of whose labelled pixels less than ``min_share`` are labelled object;
+    5. ``extent``: the rest: an object that was found, but drawn too small or too large.
+
+    Args:
+        labels, predictions, num_classes, ignore_label: as ``confusion_matrix``; (H, W) or
+            (N, H, W).
+        boundary_width: half-width of the border band in px (> 0).
+        background: the class that is no object.
+        min_share: in (0, 1]: the share of an object that must be predicted as an object for it
+            to be found (and the share of a predicted object that must lie on true objects).
+
+    Returns:
+        dict with ``kinds`` (labels' shape, int8: 0 for a right or void pixel, k for
+        ``ERROR_KINDS[k - 1]``) and the object counts (each (N,) int64, or ints for one map):
+        ``objects``, ``missed_objects``, ``predicted_objects``, ``false_objects``.
+    """
+    labels, preds, num_classes, ignore_label, single = _maps_and_ids(labels, predictions, num_classes,
+                                                                       ignore_label)
+    background = _validate.integer(background, "background", minimum=0, maximum=num_classes - 1)
+    min_share = float(min_share)
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be in (0, 1], received {min_share}.")
+    kinds = np.zeros(labels.shape, np.int8)
+    counts = {name: np.zeros(len(labels), np.int64)
+              for name in ("objects", "missed_objects", "predicted_objects", "false_objects")}
+    code = {name: i + 1 for i, name in enumerate(ERROR_KINDS)}
+    for n, (label_map, pred) in enumerate(zip(labels, preds)):
+        labelled = label_map != ignore_label if ignore_label is not None else np.ones(label_map.shape, bool)
+        wrong = labelled & (pred != label_map)
+        band = (_labels.boundary_band(label_map, boundary_width, ignore_label) if wrong.any()
+                else np.zeros(label_map.shape, bool))
+        true_ids, true_classes, _ = object_regions(label_map, background=background, ignore_label=ignore_label,
+                                                   connectivity=connectivity)
+        pred_ids, pred_classes, _ = object_regions(pred, background=background, ignore_label=None,
+                                                   connectivity=connectivity)
+        label_object = labelled & (label_map != background)
+        pred_object = pred != background
+        found = _found_share(true_ids, len(true_classes), pred_object, true_ids > 0) >= min_share
+        on_objects = _found_share(pred_ids, len(pred_classes), label_object, labelled & (pred_ids > 0))
+        false_region = on_objects < min_share  # NaN (no labelled pixel) is not a false object
+        missed_pixel = np.concatenate([[False], ~found])[true_ids]
+        false_pixel = np.concatenate([[False], false_region])[pred_ids]
+        kind = np.zeros(label_map.shape, np.int8)
+        rest = wrong & ~band
+        kind[wrong & band] = code["boundary"]
+        confusion = rest & label_object & pred_object
+        kind[confusion] = code["class confusion"]
+        rest &= ~confusion
+        kind[rest & label_object & ~pred_object & missed_pixel] = code["missed object"]
+        kind[rest & ~label_object & pred_object & false_pixel] = code["false object"]
+        kind[rest & (kind == 0)] = code["extent"]
+        kinds[n] = kind
+        counts["objects"][n], counts["missed_objects"][n] = len(true_classes), int((~found).sum())
+        counts["predicted_objects"][n] = len(pred_classes)
+        counts["false_objects"][n] = int(np.count_nonzero(false_region))
+    if single:
+        return {"kinds": kinds[0], **{name: int(value[0]) for name, value in counts.items()}}
+    return {"kinds": kinds, **counts}
+
+
+def error_breakdown(labels, predictions, num_classes: int, **options) -> dict:
+    """How many wrong pixels of each kind (``error_kinds``), and the objects missed and invented.
+
+    Args:
+        labels, predictions, num_classes: as ``confusion_matrix``; (H, W) or (N, H, W).
+        **options: ``boundary_width``, ``background``, ``min_share``, ``ignore_label``,
+            ``connectivity``, as ``error_kinds``.
+
+    Returns:
+        dict of ints (they add up over batches): ``labelled`` and ``wrong`` pixels, one entry
+        per name of ``ERROR_KINDS`` (the wrong pixels of that kind; they sum to ``wrong``),
+        and ``objects``, ``missed_objects``, ``predicted_objects``, ``false_objects``.
+        ``error_shares`` turns it into shares.
+    """
+    ignore_label = options.get("ignore_label", VOID_LABEL)
+    result = error_kinds(labels, predictions, num_classes, **options)
+    kinds = result["kinds"]
+    labels = _class_ids(labels, "labels", "")
+    labelled = int(np.count_nonzero(labels != ignore_label)) if ignore_label is not None else int(labels.size)
+    per_kind = np.bincount(kinds.ravel().astype(np.int64), minlength=len(ERROR_KINDS) + 1)
+    out = {"labelled": labelled, "wrong": int(per_kind[1:].sum())}
+    out.update({name: int(per_kind[i + 1]) for i, name in enumerate(ERROR_KINDS)})
+    out.update({name: int(np.sum(result[name]))
+                for name in ("objects", "missed_objects", "predicted_objects", "false_objects")})
+    return out
+
+
+def error_shares(breakdown: dict) -> dict:
+    """Shares of an ``error_breakdown`` (or a sum of them): each kind over the wrong pixels.
+
+    Returns:
+        dict: each name of ``ERROR_KINDS`` -> its share of the wrong pixels (NaN when none
+        is wrong); ``error_rate`` (wrong / labelled pixels); ``missed_object_rate``
+        (missed / true objects) and ``false_object_rate`` (false / predicted objects),
+        NaN where there is none.
+    """
+    def ratio(a, b):
+        return float(a) / float(b) if b else float("nan")
+
+    missing = [name for name in (*ERROR_KINDS, "wrong", "labelled") if name not in breakdown]
+    if missing:
+        raise ValueError(f"breakdown must be what error_breakdown returns; it lacks {missing}.")
+    out = {name: ratio(breakdown[name], breakdown["wrong"]) for name in ERROR_KINDS}
+    out["error_rate"] = ratio(breakdown["wrong"], breakdown["labelled"])
+    out["missed_object_rate"] = ratio(breakdown.get("missed_objects", 0), breakdown.get("objects", 0))
+    out["false_object_rate"] = ratio(breakdown.get("false_objects", 0), breakdown.get("predicted_objects", 0))
+    return out
+
+
+def object_size_counts(labels, predictions, num_classes: int, size_edges, *, margin: int = 2,
+                       background: int = BACKGROUND, min_share: float = DEFAULT_MIN_SHARE,
+                       ignore_label: int | None = VOID_LABEL, connectivity: int = 4) -> dict:
+    """Counts for scoring objects by size (``size_scores``): they add up over batches.
+
+    Each true object (``object_regions``) falls in the size bin of its area:
+    ``size_edges[b] <= area < size_edges[b + 1]`` (objects outside every bin are left out).
+    Per bin it counts the objects, those *recognised* (at least ``min_share`` of their
+    pixels predicted as their class), their pixels and the right ones among them, and a confusion
+    matrix over the objects' pixels and a ring of ``margin`` px around them (labelled pixels
+    only), so that a prediction that spills over the object counts against it.
+
+    Args:
+        labels, predictions, num_classes, ignore_label: as ``confusion_matrix``.
+        size_edges: increasing object areas in pixels, e.g. (0, 64, 256, 1024, 4097).
+        margin: ring width in px (>= 0) around each bin's objects for the confusion matrix.
+
+    Returns:
+        dict of arrays with one entry per bin: ``objects``, ``recognised``, ``pixels``, ``hits``
+        ((B,) int64) and ``confusion`` ((B, C, C) int64); and ``size_edges``.
+    """
+    import cv2
+
+    labels, preds, num_classes, ignore_label, _ = _maps_and_ids(labels, predictions, num_classes, ignore_label)
+    edges = np.asarray(size_edges, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] < 0:
+        raise ValueError(f"size_edges must be at least two increasing, non-negative areas, received {size_edges!r}.")
+    margin = _validate.integer(margin, "margin", minimum=0)
+    bins = len(edges) - 1
+    out = {name: np.zeros(bins, np.int64) for name in ("objects", "recognised", "pixels", "hits")}
+    out["confusion"] = np.zeros((bins, num_classes, num_classes), np.int64)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    for label_map, pred in zip(labels, preds):
+        ids, classes, areas = object_regions(label_map, background=background, ignore_label=ignore_label,
+                                             connectivity=connectivity)
+        if not len(classes):
+            continue
+        which = np.searchsorted(edges, areas, side="right") - 1  # bin of each object, -1 or bins: outside
+        right = pred == np.concatenate([[0], classes])[ids]
+        hits = np.bincount(ids[right & (ids > 0)], minlength=len(classes) + 1)[1:]
+        for b in range(bins):
+            members = np.flatnonzero(which == b)
+            if not len(members):
+                continue
+            out["objects"][b] += len(members)
+            out["recognised"][b] += int(np.count_nonzero(hits[members] >= min_share * areas[members]))
+            out["pixels"][b] += int(areas[members].sum())
+            out["hits"][b] += int(hits[members].sum())
+            inside = np.isin(ids, members + 1)
+            region = cv2.dilate(inside.astype(np.uint8), kernel).astype(bool) if margin else inside
+            out["confusion"][b] += _accumulate(label_map, pred, num_classes, ignore_label, keep=region)
+    out["size_edges"] = edges
+    return out
+
+
+def size_scores(counts: dict) -> dict:
+    """Ratios of ``object_size_counts`` (or a sum of them), one per size bin.
+
+    Returns:
+        dict of (B,) arrays: ``objects``; ``recognised_rate`` (objects recognised / objects);
+        ``recall`` (object pixels predicted as their class / object pixels); ``mean_iou`` (the
+        mean IU of the bin's objects and their ring, ``segmentation_scores`` of its
+        confusion); NaN for an empty bin. Also ``size_edges``.
+    """
+    objects, pixels = np.asarray(counts["objects"]), np.asarray(counts["pixels"])
+    recognised = np.divide(counts["recognised"], objects, out=np.full(len(objects), np.nan), where=objects > 0)
+    recall = np.divide(counts["hits"], pixels, out=np.full(len(objects), np.nan), where=pixels > 0)
+    miou = np.array([segmentation_scores(c)["mean_iou"] if n else np.nan
+                     for c, n in zip(counts["confusion"], objects)])
+    return {"objects": objects, "recognised_rate": recognised, "recall": recall, "mean_iou": miou,
+            "size_edges": np.asarray(counts["size_edges"])}
+
+
+def precision_recall_f1(confusion) -> dict:
+    """Per-class precision, recall and F1 from a confusion matrix, and their averages.
+
+    Precision_i = n_ii / sum_j n_ji (column), recall_i = n_ii / t_i (row: the paper's
+    per-class accuracy), F1_i = 2 n_ii / (t_i + sum_j n_ji) = 2 IU_i / (1 + IU_i): per class,
+    F1 (the Dice coefficient) ranks exactly as IU does. "micro" averages pool all pixels:
+    when every labelled pixel gets one predicted class, micro precision, recall and F1 all
+    equal the pixel accuracy. "macro" averages the defined per-class values (NaN left out).
+
+    Returns:
+        dict with (C,) arrays ``precision``, ``recall``, ``f1`` (NaN where 0/0) and floats
+        ``macro_precision``, ``macro_recall``, ``macro_f1``, ``micro_precision``,
+        ``micro_recall``, ``micro_f1``.
+    """
+    matrix = _check_confusion(confusion)
+    hits, rows, cols = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    nan = np.full(len(hits), np.nan)
+    precision = np.divide(hits, cols, out=nan.copy(), where=cols > 0)
+    recall = np.divide(hits, rows, out=nan.copy(), where=rows > 0)
+    f1 = np.divide(2 * hits, rows + cols, out=nan.copy(), where=(rows + cols) > 0)
+    total, predicted = matrix.sum(), cols.sum()
+    micro_p = float(hits.sum() / predicted) if predicted else float("nan")
+    micro_r = float(hits.sum() / total) if total else float("nan")
+    micro_f1 = 2 * micro_p * micro_r / (micro_p + micro_r) if micro_p + micro_r > 0 else float("nan")
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "macro_precision": _mean_defined(precision), "macro_recall": _mean_defined(recall),
+            "macro_f1": _mean_defined(f1), "micro_precision": micro_p, "micro_recall": micro_r,
+            "micro_f1": float(micro_f1)}
+
+
+def per_image_scores(labels, predictions, num_classes: int, ignore_label: int | None = VOID_LABEL) -> dict:
+    """Each image's own scores, to *rank* images (find the worst), never to average.
+
+    The mean of per-image mean IUs is not the data set's mean IU: a class absent from an
+    image drops out of that image's mean, and small images weigh as much as big ones.
+    Score a data set with one confusion matrix (``ConfusionAccumulator``).
+
+    Args:
+        labels, predictions, num_classes, ignore_label: as ``confusion_matrix``, (N, H, W).
+
+    Returns:
+        dict of (N,) arrays: ``pixel_accuracy``, ``mean_iou`` (NaN for an all-void image),
+        ``labelled`` (pixels).
+    """
+    labels, preds, num_classes, ignore_label, _ = _maps_and_ids(labels, predictions, num_classes, ignore_label)
+    rows = [segmentation_scores(_accumulate(lab, pred, num_classes, ignore_label))
+            for lab, pred in zip(labels, preds)]
+    return {"pixel_accuracy": np.array([r["pixel_accuracy"] for r in rows]),
+            "mean_iou": np.array([r["mean_iou"] for r in rows]),
+            "labelled": np.array([r["num_pixels"] for r in rows], np.int64)}
