@@ -43,9 +43,10 @@
 # **Prerequisites:** lesson 01 (score maps at an output stride); strided convolutions and
 # Keras layers; numpy indexing.
 #
-# **Run time:** about 20 seconds on a laptop CPU (measured on the course's 2-core machine:
-# `docs/RESULTS.md`); on a GPU it has not been measured, and most of the work is numpy,
-# which runs on the CPU anyway. The exercises are in `exercises/03_upsampling.ipynb`.
+# **Run time:** about a minute on a laptop CPU: 71 s (60 s in quick mode) measured on the
+# course's 2-core machine while other jobs loaded it (`docs/RESULTS.md`), so an upper
+# bound. On a GPU it has not been measured; most of the work is numpy, which runs on the
+# CPU anyway. The exercises are in `exercises/03_upsampling.ipynb`.
 #
 # Sections marked **(first pass: skip)** deepen a point; nothing later depends on them.
 
@@ -87,22 +88,25 @@ FLOAT32_TOLERANCE = 1e-5
 # Lesson 01 turned a classifier into a network that outputs a coarse map of class scores:
 # one score vector per output position, at an *output stride* S (4 there, 32 for VGG16).
 # To label every pixel, FCN upsamples that map by S. Popular write-ups of FCN (including
-# the blog post this course grew from) get this part wrong in instructive ways:
+# the blog post this course grew from, whose words are quoted in Chinese) get this part
+# wrong in instructive ways:
 #
-# - "FCN does not use pooling": it does. VGG16's five max poolings are exactly why the
-#   score map is 32 times smaller than the image and has to be upsampled.
-# - "A 1×1 convolution, also called an upsampling layer": no. A 1×1 convolution scores
-#   classes at each position (lesson 01); it never changes the resolution.
+# - *FCN does not use pooling* ("FCN并没有使用池化层"): it does. VGG16's five max poolings
+#   are exactly why the score map is 32 times smaller than the image and has to be upsampled.
+# - *A 1×1 convolution is also called an upsampling layer* ("1×1的卷积层（有时也称为上采样层，
+#   upsample layer）"): no. A 1×1 convolution scores classes at each position (lesson 01);
+#   it never changes the resolution.
 
 # %% [markdown]
-# - "Deconvolution layers recover the original image": the layer FCN (and Caffe) calls
+# - *Deconvolution restores elements to the space of the original image*
+#   ("把一组特定的元素恢复到原始图像的空间上"): the layer FCN (and Caffe) calls
 #   *Deconvolution* is a **transposed convolution**. It does not invert a convolution
-#   (section 3 shows what it does compute). The paper itself describes it as backwards
-#   strided convolution, "convolution with fractional input stride 1/f".
-# - Made-up taxonomies ("deconvolution, inverse up-convolution, interpolation layers"):
-#   the real menu is interpolation (nearest, bilinear), transposed convolution (learned,
-#   or initialised to bilinear), unpooling with switches, and depth-to-space. This lesson
-#   covers all of them.
+#   (section 3 shows what it does compute). The paper itself describes upsampling by f
+#   as backwards strided convolution: a convolution with a fractional input stride of 1/f.
+# - A made-up taxonomy of deconvolution, inverse up-convolution and interpolation layers
+#   ("逆卷积层、逆上卷积层和插值层"): the real menu is interpolation (nearest, bilinear),
+#   transposed convolution (learned, or initialised to bilinear), unpooling with switches,
+#   and depth-to-space. This lesson covers all of them.
 #
 # ## 2. Nearest and bilinear interpolation, and their corner conventions
 #
@@ -345,7 +349,7 @@ assert np.allclose(gradient, transposed, atol=1e-4)
 # ### 3.4 A convolution of a zero-stuffed input (first pass: skip)
 #
 # Seen from the output side, the scatter-add is an ordinary convolution: insert s - 1
-# zeros between the input pixels (the "fractional input stride 1/s"), pad k - 1 zeros on
+# zeros between the input pixels (the *fractional input stride* 1/s), pad k - 1 zeros on
 # every side, and slide the kernel over it, **flipped** in both axes (output pixel o
 # meets tap t of the copy of input (o - t)/s, so the taps arrive in reverse order) and
 # read in Conv2D's layout. With stride 1 nothing is inserted: a transposed convolution
@@ -650,7 +654,7 @@ assert np.all(bilinear_curve[:, 1] > random_curve[:, 1]), "random init should be
 # %% [markdown]
 # **Max-unpooling with switches** (SegNet: Badrinarayanan, Kendall and Cipolla, IEEE
 # TPAMI 2017): the encoder's max pooling remembers *where* each maximum came from (the
-# "switches", `tf.nn.max_pool_with_argmax`); the decoder puts each value back at that
+# *switches*, `tf.nn.max_pool_with_argmax`); the decoder puts each value back at that
 # position and zeros elsewhere, then convolutions fill in the gaps. It restores the exact
 # location of strong responses at no parameter cost. A switch is the maximum's position
 # `(y, x, c)` in its own image, flattened: `(y·W + x)·C + c`. With two channels:
@@ -669,7 +673,7 @@ print("same as tf.nn.max_pool_with_argmax:", np.array_equal(pooled, tf_pooled[0]
 print("unpooled, channel 0:\n", upsampling.max_unpool(pooled, switches, pool_input.shape)[:, :, 0])
 
 # %% [markdown]
-# **Depth-to-space** (the "pixel shuffle" of sub-pixel convolution: Shi et al., CVPR
+# **Depth-to-space** (the *pixel shuffle* of sub-pixel convolution: Shi et al., CVPR
 # 2016) moves channels into space: a map with r²·C channels becomes r times larger
 # with C channels. A convolution first computes the r² sub-pixel values of every
 # output block at low resolution.
@@ -687,7 +691,7 @@ print("same as tf.nn.depth_to_space:", np.array_equal(shuffled, tf.nn.depth_to_s
 # are its (r, r, C_out, C_in) kernel. Kernel copies then never overlap (k = s), so they
 # cannot overlap unevenly; but each of the r² positions in a block has its own weights,
 # so with random weights the output still varies with the position in the block (a
-# remedy, "ICNR" initialisation, starts all r² positions equal: Aitken et al., 2017).
+# remedy, ICNR initialisation, starts all r² positions equal: Aitken et al., 2017).
 
 # %% tags=["nbval-ignore-output"]
 BLOCK, C_IN, C_OUT = 3, 4, 2
@@ -815,7 +819,7 @@ for k in range(1, 9):
 # Zero exactly where s divides k. Elsewhere a uniform kernel scores
 # `(⌈k/s⌉² - ⌊k/s⌋²)·(s/k)²` (asserted above): largest for the smallest kernels (k < s
 # leaves holes and scores s²/k²), then falling roughly like 2s/k as k grows. It is not
-# simply "largest when k < s": k = 5, s = 4 scores 1.92, more than k = 3, s = 4 (1.78).
+# simply largest when k < s: k = 5, s = 4 scores 1.92, more than k = 3, s = 4 (1.78).
 #
 # ### 8.3 Stacked layers compound
 #
@@ -964,8 +968,8 @@ checkerboard_demo
 
 # %% [markdown]
 # - FCN's kernels are bilinear tents centred on the kernel's middle, per channel only;
-#   the reference uses k = 2f and keeps them fixed (`lr_mult: 0`), the CVPR paper learned
-#   the ×2 ones. FCN-32s's first 13 output rows and columns get one copy: damped scores.
+#   the reference's VGG16 nets use k = 2f and keep them all fixed (`lr_mult: 0`); the CVPR
+#   paper learned the ×2 ones. FCN-32s's first 13 output rows and columns get one copy.
 # - Max-unpooling puts maxima back at their switches, `(y·W + x)·C + c`; depth-to-space
 #   is a transposed convolution with k = s; TF and PyTorch order its channels differently.
 # - A constant comes out flat exactly when the kernel's phase sums are equal; uneven

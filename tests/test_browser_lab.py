@@ -4,8 +4,8 @@ Starts JupyterLab from this interpreter's environment on 127.0.0.1 with a random
 opens a copy of ``notebooks/03_upsampling.ipynb`` in Debian's Chromium (driven by
 Playwright's Python package through ``executable_path``: no browser download), runs all
 cells in quick mode, changes the explorer's factor and method and the checkerboard
-explorer's kernel slider, and asserts that the rendered images changed and that no cell
-or widget shows an error.
+explorer's kernel slider and weights, and asserts that the rendered images changed and
+that no cell or widget shows an error.
 
 Outside CI the test skips, with the reason, when Chromium or Playwright is missing. In CI
 (``FCN_LESSONS_CI=1``, set by ``.ci/run``, which also installs Chromium) it fails instead.
@@ -215,6 +215,9 @@ def test_lesson_03_runs_and_its_explorers_respond_in_jupyterlab(chromium, lab, r
 
             _change_and_wait(page, board, move_slider, "moving the kernel-size slider")
             assert readout.inner_text() != before_value
+            weights = page.locator(".widget-dropdown").filter(has=page.locator('label:text-is("weights")')).last
+            _change_and_wait(page, board, lambda: weights.locator("select").select_option(
+                label="bilinear of the stride"), "choosing the bilinear kernel of the stride")
 
             page_text = page.locator("body").inner_text()
             for problem in ("Error displaying widget", "model not found", "Traceback"):

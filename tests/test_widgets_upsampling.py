@@ -192,6 +192,23 @@ def test_checkerboard_frame_has_a_colour_scale(monkeypatch):
 
 # --- the shared explorer machinery (widgets._frames) --------------------------------------------
 
+def _display_bundle(widget) -> dict:
+    """What a notebook stores for ``widget``: its mime bundle (ipywidgets 8), or what
+    ``_ipython_display_`` publishes (ipywidgets 7.7, Colab's version)."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_()
+    import ipywidgets.widgets.widget as widget_module
+
+    published = []
+    original = widget_module.display
+    widget_module.display = lambda data, raw=False: published.append(data)
+    try:
+        widget._ipython_display_()
+    finally:
+        widget_module.display = original
+    return published[0]
+
+
 def test_explorers_show_one_sentence_where_no_widget_front_end_runs():
     import keras
 
@@ -201,7 +218,7 @@ def test_explorers_show_one_sentence_where_no_widget_front_end_runs():
     boxes = [widgets.upsampling_explorer(), widgets.checkerboard_explorer(),
              widgets.receptive_field_explorer(model, np.zeros((16, 16, 3), np.uint8))]
     for box in boxes:
-        bundle = box._repr_mimebundle_()
+        bundle = _display_bundle(box)
         assert bundle["text/plain"] == repr(box) == _frames.EXPLORER_TEXT
         assert "application/vnd.jupyter.widget-view+json" in bundle  # a live front end still gets the widget
         assert box.render and box.controls and box.image
