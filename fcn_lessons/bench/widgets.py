@@ -13,8 +13,9 @@ TARGET_MS = 50.0
 
 
 def widgets(*, repeats: int = 15) -> dict:
-    """Median callback time of ``upsampling_explorer`` (every method × factor, 128×128 image)
-    and of ``checkerboard_explorer`` (kernel sizes 1-16 × strides 1-8, sampled)."""
+    """Median callback time of ``upsampling_explorer`` (every method × factor, on its default
+    128×128 image, the photograph) and of ``checkerboard_explorer`` (kernel sizes 1-16 ×
+    strides 1-8, sampled, cycling through its kernel weights)."""
     from fcn_lessons import widgets as explorers
     from fcn_lessons.timing import median_seconds
     from fcn_lessons.widgets import upsampling
@@ -32,6 +33,7 @@ def widgets(*, repeats: int = 15) -> dict:
         for stride in (1, 2, 3, 5, 8):
             board.controls["kernel_size"].value = kernel_size
             board.controls["stride"].value = stride
+            board.controls["weights"].value = upsampling.KERNEL_WEIGHTS[len(board_ms) % len(upsampling.KERNEL_WEIGHTS)]
             board_ms[kernel_size, stride] = 1e3 * median_seconds(board.update, repeats=repeats)
 
     print(f"widgets: one callback (render + PNG encode + Image.value), {upsampling.IMAGE_SIZE}×"
