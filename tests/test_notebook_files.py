@@ -134,3 +134,20 @@ def test_conventions_are_applied_once_and_follow_the_repository(monkeypatch):
     assert "github/someone/fork/blob/main/notebooks/05_x.ipynb" in nb.cells[0].source
     assert nb.cells[0].source.count("Open In Colab") == 1
     assert "git+https://github.com/someone/fork" in nb.cells[1].source
+
+
+SOLUTION_SOURCES = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("path", SOLUTION_SOURCES, ids=lambda p: p.name)
+def test_every_exercise_has_progressive_folded_hints(path):
+    from fcn_lessons import exercises
+
+    nb = notebooks.read(path)
+    numbers = [n for cell in nb.cells if cell.cell_type == "code"
+               for n in exercises.strip_solutions(cell.source, where=str(path))[1]]
+    hints = exercises.folded_hints(nb)
+    thin = [n for n in numbers if len(hints.get(n, [])) < 2]
+    assert not thin, f"exercises {thin} need at least two folded hints (<details><summary>Hint 1 ...)"
+    unfolded = [i for i, cell in enumerate(nb.cells, 1) if re.search(r"^\s*# HINT:", cell.source, re.MULTILINE)]
+    assert not unfolded, f"cells {unfolded} hold '# HINT:' lines, shown unfolded in the stub: fold them"
