@@ -373,11 +373,25 @@ def test_without_bubblewrap_the_grader_warns_once_and_grades(tmp_path, monkeypat
 
 # -- limits and the sandbox ------------------------------------------------------------------
 
+def test_requiring_bubblewrap_without_it_is_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(BWRAP_ENV, "")
+    (tmp_path / "subs").mkdir()
+    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"), "--sandbox", "bwrap"]) == 2
+    assert "requires it" in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
+
+
 def test_limits_are_validated():
     with pytest.raises(ValueError, match="processes"):
         Limits(processes=0)
     with pytest.raises(ValueError, match="cell_timeout_s"):
         Limits(cell_timeout_s=1.5)
+
+
+def _others_can_run(path) -> bool:
+    real = Path(os.path.realpath(path))
+    if not real.is_file() or not os.stat(real).st_mode & 0o001:
+        return False
+    return all(os.stat(parent).st_mode & 0o001 for parent in real.parents)
 
 
 def test_confine_sets_every_limit_and_drops_root(tmp_path):
@@ -387,7 +401,11 @@ def test_confine_sets_every_limit_and_drops_root(tmp_path):
             "--file-size", "1000", "--cpu", "60"]
     if os.geteuid() == 0:
         argv += ["--uid", "3999999999"]
-    python = "/usr/bin/python3" if os.geteuid() == 0 and Path("/usr/bin/python3").exists() else sys.executable
+    python = sys.executable
+    if os.geteuid() == 0 and not _others_can_run(python):  # e.g. a pyenv Python in root's private home
+        python = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if _others_can_run(p)), None)
+        if python is None:
+            pytest.skip("no Python that an unprivileged user can run")
     run = subprocess.run(argv + ["--", python, "-c", "import json; " + code], capture_output=True, text=True,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from fcn_lessons.grade import DOC_USAGE
 from fcn_lessons.grade.core import GradingError, grade_class, parse_shard
@@ -86,7 +87,8 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report["summary"])
-    print(f"gradebook: {args.out}; feedback: {report['feedback']}/; score plot: {report['plot']}")
+    plot = f"; score plot: {report['plot']}" if Path(report["plot"]).is_file() else ""
+    print(f"gradebook: {args.out}; feedback: {report['feedback']}/{plot}")
     return 130 if report["interrupted"] else 0
 
 

@@ -322,6 +322,17 @@ def grade_class(submissions_dir, out, *, feedback_dir=None, jobs: int | None = N
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise GradingError(f"--seed must be an integer in [0, 2**63), received {seed!r}.")
     solutions_dir = Path(solutions_dir or default_solutions())
+    limits = limits or Limits()
+    sandbox = Sandbox(limits, mode=sandbox_mode, protected=[solutions_dir])
+    probe_error: list[BaseException] = []
+
+    def probe():  # about a second: overlap it with reading the lessons and the submissions
+        try:
+            sandbox.probe()
+        except BaseException as err:  # re-raised below, in the caller's thread
+            probe_error.append(err)
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
     lessons = load_lessons(solutions_dir)
     state = gradebook.load_state(out)
     backup = gradebook.check_writable(out, state, force=force)
@@ -330,7 +341,7 @@ def grade_class(submissions_dir, out, *, feedback_dir=None, jobs: int | None = N
         state = None
     if seed is None:
         seed = state["seed"] if state else secrets.randbelow(SEED_RANGE)
-    options = Options(limits=limits or Limits(), seed=seed, quick=quick)
+    options = Options(limits=limits, seed=seed, quick=quick)
     cached = {} if (force or state is None) else state.get("rows", {})
     subs, warnings = discover(submissions_dir)
     for warning in warnings:
@@ -341,7 +352,9 @@ def grade_class(submissions_dir, out, *, feedback_dir=None, jobs: int | None = N
                                   f"{fingerprint}|{options.key()}".encode()).hexdigest() for s in subs}
     todo = [s for s in subs if cached.get(s.key, {}).get("key") != keys[s.key]]
     rows = {k: v["row"] for k, v in cached.items()}
-    sandbox = Sandbox(options.limits, mode=sandbox_mode, protected=[solutions_dir]).probe()
+    prober.join()
+    if probe_error:
+        raise probe_error[0]
     if sandbox.warning:
         log(f"warning: {sandbox.warning}")
     log(f"grading {len(todo)} of {len(subs)} submissions ({len(subs) - len(todo)} unchanged since the last run) "

@@ -256,6 +256,9 @@ class Sandbox:
         if self.mode == "none":
             self.kind = "limits"
         elif self.bwrap is None:
+            if self.mode == "bwrap":
+                raise RuntimeError("bubblewrap (bwrap) is not installed, and --sandbox bwrap requires it: "
+                                   "install the Debian/Ubuntu package 'bubblewrap'.")
             self.kind = "limits"
             self.warning = ("bubblewrap (bwrap) is not installed: submissions run under resource limits only, "
                             "with no file-system or network isolation. Install the Debian/Ubuntu package "
@@ -373,8 +376,8 @@ class Sandbox:
             result.stdout_tail, result.stderr_tail = out.text(), err.text()
         return result
 
-    def _members(self, root_pid: int, uid: int | None) -> list[int]:
-        """Every process of this run: the descendants of ``root_pid``, and all processes of ``uid``."""
+    def _members(self, root_pid: int | None, uid: int | None) -> list[int]:
+        """Every process of this run: the descendants of ``root_pid`` (None: none), and all processes of ``uid``."""
         parents, members = {}, set()
         for pid in _all_pids():
             status = _read_status(pid)
@@ -389,14 +392,14 @@ class Sandbox:
         children: dict[int, list[int]] = {}
         for pid, parent in parents.items():
             children.setdefault(parent, []).append(pid)
-        stack = [root_pid]
+        stack, seen = ([root_pid] if root_pid is not None else []), set()
         while stack:
             pid = stack.pop()
-            if pid in members and pid != root_pid:
+            if pid in seen:
                 continue
-            members.add(pid)
+            seen.add(pid)
             stack += children.get(pid, [])
-        return sorted(p for p in members if p in parents)
+        return sorted(p for p in members | seen if p in parents)
 
     def _memory(self, members: list[int]) -> int:
         """Resident memory of the run; proportional (PSS) when the plain sum passes the limit (shared pages)."""
@@ -409,23 +412,30 @@ class Sandbox:
         return sum(_pss_bytes(pid) for pid in members)
 
     def _kill(self, proc: subprocess.Popen, uid: int | None) -> None:
+        """SIGKILL every process of the run, until none is left (or ``KILL_WAIT_S`` passed).
+
+        Descendants are found from ``proc`` only while it is not reaped (its pid cannot
+        be reused until then); afterwards only the slot's own uid identifies processes,
+        and with bubblewrap the end of its pid namespace has ended them all.
+        """
         end = time.monotonic() + KILL_WAIT_S
         while True:
-            members = [p for p in self._members(proc.pid, uid) if p != os.getpid()]
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            unreaped = proc.returncode is None
+            members = self._members(proc.pid if unreaped else None, uid)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the group outlives its leader only while it has members
+            except OSError:
+                pass
             for pid in members:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                if pid != os.getpid():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
             try:
                 proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 pass
-            left = [p for p in self._members(proc.pid, uid) if p != proc.pid and _read_status(p).get("State", "Z")[:1] != "Z"]
-            if (proc.poll() is not None and not left) or time.monotonic() > end:
+            left = [p for p in self._members(None, uid) if _read_status(p).get("State", "Z")[:1] != "Z"]
+            if (proc.returncode is not None and not left) or time.monotonic() > end:
                 return
