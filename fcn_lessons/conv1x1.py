@@ -415,19 +415,21 @@ def score_map_extent(map_shape, *, stride, offset) -> tuple[float, float, float,
             offset_y + stride_h * (rows - 0.5), offset_y - stride_h / 2)
 
 
-def plot_score_maps(image, label_map, score_map, *, field, window: int, class_names, position=(0, 0)):
-    """A 2×4 figure: the image, its labels, the argmax and one panel per class probability.
+def plot_score_maps(image, label_map, score_map, *, field, window: int, class_names, position=(0, 0),
+                    zoom_margin: int = 3):
+    """A 2×4 figure: one score's window, the labels, the argmax and one panel per class.
 
     Each score is drawn at the centre of its receptive field (``score_map_extent``). The
-    image panel outlines, for score ``position``, the classifier's window (``window``
-    pixels from (stride·i, stride·j)) and the receptive field inside it.
+    first panel zooms on score ``position``: the classifier's window (``window`` pixels
+    from (stride·i, stride·j), cyan, dashed) and the receptive field inside it (yellow).
 
     Args:
         image: (H, W, 3) float in [0, 1] or uint8.
         label_map: (H, W) class ids (255 void).
-        score_map: (rows, cols, K) class probabilities, K = len(class_names) <= 7.
+        score_map: (rows, cols, K) class probabilities, K = len(class_names) <= 5.
         field: the score layer's ``ReceptiveField`` (``fcn_lessons.receptive``).
         window: the classifier's input side in pixels.
+        zoom_margin: pixels shown around the window in the first panel.
 
     Returns:
         The matplotlib figure.
@@ -438,28 +440,29 @@ def plot_score_maps(image, label_map, score_map, *, field, window: int, class_na
     from fcn_lessons import viz
 
     score_map = _validate.array(score_map, "score_map", ndim=3, kinds="f", layout="(rows, cols, K)")
-    if score_map.shape[-1] != len(class_names) or len(class_names) > 7:
+    if score_map.shape[-1] != len(class_names) or len(class_names) > 5:
         raise ValueError(f"score_map has {score_map.shape[-1]} classes; class_names lists {len(class_names)} "
-                         "(one panel each, at most 7).")
+                         "(one panel each, at most 5).")
     extent = score_map_extent(score_map.shape, stride=field.stride, offset=field.offset)
     size = image.shape[:2]
-    fig, axes = plt.subplots(2, 4, figsize=(13.5, 7.0))
+    fig, axes = plt.subplots(2, 4, figsize=(13.5, 7.2))
     axes = axes.ravel()
     axes[0].imshow(image)
     top, left = (p * s for p, s in zip(position, field.stride))
-    axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), window, window, fill=False, ec="white", lw=1.5,
+    axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), window, window, fill=False, ec="cyan", lw=2,
                                 ls="--", label=f"window {window}×{window}"))
     f_top, f_left, f_bottom, f_right = field.box(position)
     axes[0].add_patch(Rectangle((f_left - 0.5, f_top - 0.5), f_right - f_left + 1, f_bottom - f_top + 1,
-                                fill=False, ec="yellow", lw=1.5,
-                                label=f"field {f_bottom - f_top + 1}×{f_right - f_left + 1}"))
-    axes[0].legend(loc="lower right", fontsize=8, framealpha=0.8)
-    axes[0].set_title(f"image: score {tuple(position)}'s window")
+                                fill=False, ec="yellow", lw=2,
+                                label=f"receptive field {f_bottom - f_top + 1}×{f_right - f_left + 1}"))
+    axes[0].set_xlim(left - zoom_margin - 0.5, left + window + zoom_margin - 0.5)
+    axes[0].set_ylim(top + window + zoom_margin - 0.5, top - zoom_margin - 0.5)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncol=2, columnspacing=0.8)
+    axes[0].set_title(f"score {tuple(position)}: window and field")
     axes[1].imshow(viz.colorize(label_map))
     axes[1].set_title("label map")
     axes[2].imshow(viz.colorize(score_map.argmax(axis=-1)), extent=extent)
     axes[2].set_title("argmax of the scores")
-    axes[2].legend(handles=viz.legend_handles(class_names, void=False), loc="lower right", fontsize=7)
     for class_id, ax in enumerate(axes[3:3 + len(class_names)]):
         ax.imshow(image, alpha=0.35)
         shown = ax.imshow(score_map[..., class_id], extent=extent, vmin=0, vmax=1, cmap="magma", alpha=0.8)
@@ -467,10 +470,13 @@ def plot_score_maps(image, label_map, score_map, *, field, window: int, class_na
     for ax in axes[2:]:
         ax.set_xlim(-0.5, size[1] - 0.5), ax.set_ylim(size[0] - 0.5, -0.5)
     for ax in axes:
-        ax.axis("off")
+        ax.set_xticks([]), ax.set_yticks([])
     for ax in axes[3 + len(class_names):]:
         ax.set_visible(False)
-    fig.colorbar(shown, ax=axes[3:].tolist(), fraction=0.025, pad=0.01, label="probability")
+    fig.legend(handles=viz.legend_handles(class_names, void=True), loc="lower center", ncol=len(class_names) + 1,
+               fontsize=10, frameon=False)
+    fig.subplots_adjust(left=0.02, right=0.9, bottom=0.07, top=0.95, wspace=0.08, hspace=0.38)
+    fig.colorbar(shown, cax=fig.add_axes([0.915, 0.1, 0.015, 0.8]), label="probability")
     return fig
 
 

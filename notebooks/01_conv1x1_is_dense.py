@@ -23,20 +23,23 @@
 # classifier are convolutions in disguise. Rewrite them as convolutions and the
 # classifier accepts images of any size, producing a *map* of class scores instead of
 # one score vector: the first step from classification to segmentation.
-#
+
+# %% [markdown]
 # **You will leave knowing**
 # - why a Dense layer is a 1×1 convolution with the same weights, reshaped;
 # - why Flatten + Dense over an H×W×C map is an H×W 'valid' convolution, and why the
-#   reshape must follow the flatten order;
-# - how to *convolutionalize* a trained classifier so it runs on any image size and
-#   yields a coarse class map, and how big that map is;
-# - how much computation dense evaluation shares compared with a sliding window (measured);
+#   reshape must follow the flatten order (Keras' and PyTorch's differ);
+# - how to *convolutionalize* a trained classifier, which pixels each of its scores sees,
+#   and how big its coarse class map is;
+# - why weight sharing makes dense evaluation exact, how much computation it saves over
+#   a sliding window (measured), and what stops it from saving more;
 # - what this means for the paper's network, FCN-VGG16.
 #
 # **Prerequisites:** convolution, pooling and softmax classification in Keras; numpy
 # reshapes. Lesson 00 introduces the course data set, but this lesson does not need it.
 #
-# **Run time:** about 1 minute on a laptop CPU; about 30 seconds on a Colab GPU.
+# **Run time:** about 40 s on a 2-core CPU, 20 s in quick mode (measured: docs/RESULTS.md);
+# not measured on a GPU.
 # The exercises for this lesson are in `exercises/01_conv1x1_is_dense.ipynb`.
 
 # %% tags=["nbval-ignore-output"]
@@ -53,11 +56,13 @@ import fcn_lessons
 
 ENV = fcn_lessons.setup(seed=0)
 
+import gc
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fcn_lessons import conv1x1, data, models, viz
+from fcn_lessons import conv1x1, data, models, receptive
 from fcn_lessons.timing import median_seconds
 
 rng = np.random.default_rng(0)
@@ -126,10 +131,6 @@ assert difference < FLOAT32_TOLERANCE
 # per (row, column, channel) and output. Reshaped to (H, W, C, K), it is the kernel of
 # an H×W convolution, which, with 'valid' padding on an H×W map, has exactly one output
 # position: the same weighted sum.
-#
-# The reshape must follow the order in which Flatten read the map. Keras' Flatten
-# (channels last) reads row by row, and within a pixel channel by channel, so element
-# `(i, j, c)` lands at index `(i * W + j) * C + c`: numpy's default (C-order) reshape.
 
 # %%
 HEIGHT, WIDTH, CHANNELS, CLASSES = 3, 4, 2, 5
@@ -152,8 +153,19 @@ print(f"max |Flatten+Dense - {HEIGHT}×{WIDTH} conv| = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
 
 # %% [markdown]
-# What goes wrong with the other order? PyTorch flattens channels first, (C, H, W); a
-# kernel reshaped that way weighs the wrong pixel with each weight:
+# The reshape must follow the order in which Flatten read the map. Keras' Flatten
+# (channels last) reads row by row, and within a pixel channel by channel, so element
+# `(i, j, c)` lands at index `(i * W + j) * C + c`: numpy's default (C-order) reshape.
+# PyTorch (and Caffe, the paper's framework) store a map channels first, (C, H, W), and
+# their flatten puts the same element at `(c * H + i) * W + j`. Each number below is the
+# row of the Dense kernel that weighs that element of our 3×4×2 map:
+
+# %%
+fig = conv1x1.plot_flatten_order((HEIGHT, WIDTH, CHANNELS))
+plt.show()
+
+# %% [markdown]
+# A kernel reshaped in the other order weighs the wrong pixel with each weight:
 
 # %%
 wrong_kernel = fc_kernel.reshape(CHANNELS, HEIGHT, WIDTH, CLASSES).transpose(1, 2, 0, 3)
@@ -163,23 +175,12 @@ print(f"channels-first reshape: max |difference| = {wrong:.2f}  (not rounding: w
 big_conv.set_weights([conv1x1.flatten_dense_kernel_to_conv(fc_kernel, (HEIGHT, WIDTH, CHANNELS)), fc_bias])
 
 # %% [markdown]
-# Each output's weights, unflattened, are an H×W filter per input channel. Here are the
-# filters of class 0, one per channel: a picture of *where* the Dense layer looks.
-
-# %%
-fig, axes = plt.subplots(1, CHANNELS, figsize=(3 * CHANNELS, 2.6))
-filters = conv1x1.flatten_dense_kernel_to_conv(fc_kernel, (HEIGHT, WIDTH, CHANNELS))
-for channel, ax in enumerate(axes):
-    ax.imshow(filters[:, :, channel, 0], cmap="coolwarm", vmin=-0.6, vmax=0.6)
-    ax.set_title(f"class 0, channel {channel}")
-    ax.set_xticks(range(WIDTH)), ax.set_yticks(range(HEIGHT))
-fig.suptitle(f"A Dense kernel row block, reshaped to its {HEIGHT}×{WIDTH} filter")
-plt.tight_layout()
-plt.show()
-
-# %% [markdown]
-# And once it is a convolution, it slides: on a map larger than H×W it produces one
-# output per H×W window, `(H' - H + 1) × (W' - W + 1)` of them.
+# Porting a classifier's head from PyTorch meets this trap, plus a second one: PyTorch
+# stores a `Linear` weight as (out_features, in_features), the transpose of a Keras Dense
+# kernel. Exercise 1.1 has you write that conversion.
+#
+# Once it is a convolution, it slides: on a map larger than H×W it produces one output
+# per H×W window, `(H' - H + 1) × (W' - W + 1)` of them.
 
 # %%
 larger = rng.standard_normal((1, HEIGHT + 4, WIDTH + 6, CHANNELS)).astype("float32")
@@ -213,9 +214,9 @@ plt.show()
 
 # %% [markdown]
 # The classifier is VGG-shaped on a small scale: 3×3 convolutions, 2×2 max poolings,
-# then Flatten, a hidden Dense layer (like VGG16's fc6/fc7), dropout, and a softmax
-# Dense layer over the 5 classes. Note the **'valid'** padding of its convolutions; we
-# will see in section 6 why that matters.
+# then Flatten, a hidden Dense layer `fc1` (in the part of VGG16's fc6 and fc7),
+# dropout, and a softmax Dense layer `scores` over the 5 classes. Note the **'valid'**
+# padding of its convolutions; section 8 shows why that matters.
 
 # %% tags=["nbval-ignore-output"]
 classifier = models.crop_classifier(CROP_SIZE)
@@ -245,12 +246,13 @@ assert test_accuracy > fcn_lessons.by_mode(full=0.9, quick=0.55), test_accuracy
 # reshaped: nothing is retrained.
 
 # %%
+CANVAS_SIZE = 128  # the canvas of section 7
 fcn = conv1x1.convolutionalize(classifier)
 # A model that returns every layer's output, to print the shapes on two input sizes.
 every_layer = keras.Model(fcn.input, [layer.output for layer in fcn.layers[1:]])
 shapes_crop = [o.shape[1:] for o in every_layer.predict_on_batch(np.zeros((1, CROP_SIZE, CROP_SIZE, 3)))]
-shapes_canvas = [o.shape[1:] for o in every_layer.predict_on_batch(np.zeros((1, 128, 128, 3)))]
-print(f"{'layer':14s} {'type':13s} {'kernel':16s} {'on 32×32':14s} on 128×128")
+shapes_canvas = [o.shape[1:] for o in every_layer.predict_on_batch(np.zeros((1, CANVAS_SIZE, CANVAS_SIZE, 3)))]
+print(f"{'layer':14s} {'type':13s} {'kernel':16s} {'on 32×32':14s} on {CANVAS_SIZE}×{CANVAS_SIZE}")
 for layer, small, big in zip(fcn.layers[1:], shapes_crop, shapes_canvas):
     kernel_shape = str(tuple(layer.kernel.shape)) if hasattr(layer, "kernel") else "-"
     print(f"{layer.name:14s} {type(layer).__name__:13s} {kernel_shape:16s} {str(small):14s} {big}")
@@ -264,91 +266,120 @@ print(f"max |difference| on 64 test crops = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
 
 # %% [markdown]
-# Now feed it a 128×128 canvas holding several shapes of the size it was trained on.
-# Each output position scores one 32×32 window. The trunk pools twice, so moving one
-# output step moves the window by 2 × 2 = 4 pixels: the **output stride** S = 4. A
-# window of F = 32 pixels fits `(N - F) // S + 1` times along a side of N pixels:
+# ## 6. Which pixels each score sees: 30, not 32
+#
+# The trunk pools twice, so one step in the score map moves the classifier's 32×32
+# window by 2 × 2 = 4 pixels, the **output stride**: score (i, j) is the classifier on
+# the crop whose top-left pixel is (4i, 4j). But does every pixel of that crop count?
+# Lesson 02's `receptive.receptive_fields` runs the receptive-field recurrence (size,
+# stride, offset: the centre of unit 0's field) through the layers:
 
 # %%
-CANVAS_SIZE = 128
-OUTPUT_STRIDE = 4  # two 2×2 poolings
+fields = receptive.receptive_fields(fcn)
+for name in ("conv1", "pool1", "conv2", "pool2", "conv3", "fc1", "scores"):
+    field = fields[name]
+    print(f"{name:7s} field {field.size[0]:2d} px, stride {field.stride[0]}, unit 0 centred at {field.offset[0]}")
+score_field = fields["scores"]
+OUTPUT_STRIDE = score_field.stride[0]  # 4: two 2×2 poolings
+
+# %% [markdown]
+# The score's **receptive field** is 30 pixels, centred at 4i + 14.5, where the crop's
+# centre is 4i + 15.5. The second pooling is the reason. On a 32-pixel crop, conv2
+# outputs 13 rows (table of section 5), and a 2×2 pooling with stride 2 rounds 13 / 2
+# down to 6: it drops conv2's last row. That row alone read pool1's last row, which
+# alone read conv1's last two rows, which alone read the crop's rows 30 and 31. So the
+# classifier's *window* (its input, 32 pixels) is larger than its *field* (the pixels
+# its output depends on): the last 2 rows and columns of every crop never count.
+# Gradients agree: only a 30×30 square of a crop moves the score (we differentiate one
+# class's probability: the five always sum to 1, so their sum has no gradient).
+
+# %%
+GRADIENT_CROPS = 16  # test crops to measure on (a pixel counts if any of them moves the score)
+measured = receptive.empirical_receptive_field(fcn, "scores", (0, 0), channel=0,
+                                               inputs=test_images[:GRADIENT_CROPS].astype("float32"))
+top, left, bottom, right = measured.box
+print(f"pixels of a {CROP_SIZE}×{CROP_SIZE} crop with a non-zero gradient: rows {top}-{bottom}, "
+      f"columns {left}-{right} ({int(measured.nonzero.sum())} of {CROP_SIZE ** 2})")
+assert (bottom - top + 1, right - left + 1) == score_field.size
+
+# %% [markdown]
+# The field also sets the size of the score map. With 'valid' layers and poolings that
+# round down, a score exists exactly where its field fits inside the image: a side of
+# N pixels gives `(N - 30) // 4 + 1` scores. The crop's formula `(N - 32) // 4 + 1`
+# agrees when N leaves a remainder of 0 or 1 when divided by 4, and is one short
+# otherwise (Exercise 1.4 asks you to predict a map's size):
+
+# %%
+FIELD = score_field.size[0]
+for side in (128, 130, 150):
+    rows = fcn.compute_output_shape((1, side, side, 3))[1]
+    print(f"N = {side}: score map side {rows}; (N - {FIELD}) // {OUTPUT_STRIDE} + 1 = "
+          f"{conv1x1.output_size(side, FIELD, OUTPUT_STRIDE)}, (N - {CROP_SIZE}) // {OUTPUT_STRIDE} + 1 = "
+          f"{conv1x1.output_size(side, CROP_SIZE, OUTPUT_STRIDE)}")
+    assert rows == conv1x1.output_size(side, FIELD, OUTPUT_STRIDE)
+
+# %% [markdown]
+# ## 7. A score map of a whole canvas
+#
+# Now feed the network a 128×128 canvas holding several shapes of the size it was
+# trained on: one pass scores every window (section 8 shows why that is exact). Each
+# score is drawn at the centre of its field, pixel (4i + 14.5, 4j + 14.5); the first
+# panel zooms on one score's 32-pixel window (cyan, dashed) and its 30-pixel field
+# (yellow). The map covers the canvas minus a border of about 15 pixels, where no field
+# fits. The argmax panel takes the most probable class at each position: a
+# segmentation, at a quarter of the resolution.
+
+# %%
+SHOWN_SCORE = (12, 10)  # the score whose window and field the first panel shows
 canvas_images, canvas_masks = data.make_shapes(
     1, image_size=CANVAS_SIZE, seed=7, num_objects=(6, 6),
     object_size=(0.5 * CROP_SIZE / CANVAS_SIZE, 0.9 * CROP_SIZE / CANVAS_SIZE))  # crop-sized shapes
 canvas, canvas_mask = canvas_images[0], canvas_masks[0]
 score_map = fcn.predict_on_batch(canvas[None])[0]
-side = conv1x1.output_size(CANVAS_SIZE, CROP_SIZE, OUTPUT_STRIDE)
-print(f"(N - F) // S + 1 = ({CANVAS_SIZE} - {CROP_SIZE}) // {OUTPUT_STRIDE} + 1 = {side}")
 print("score map:", score_map.shape)
-
-# %% [markdown]
-# Output position (i, j) scores the window whose top-left pixel is (4i, 4j), so its
-# centre is at pixel (4i + 15.5, 4j + 15.5). Drawn at those centres, the per-class
-# score maps line up with the shapes; the map covers the canvas minus a 16-pixel
-# border, where no full window fits. The last panel takes the most probable class at
-# each position: a segmentation, at a quarter of the resolution.
-
-# %%
-half = CROP_SIZE / 2
-extent = (half - 0.5 - OUTPUT_STRIDE / 2, half - 0.5 + OUTPUT_STRIDE * (side - 0.5),
-          half - 0.5 + OUTPUT_STRIDE * (side - 0.5), half - 0.5 - OUTPUT_STRIDE / 2)
-fig, axes = plt.subplots(1, 3 + data.NUM_CLASSES, figsize=(19, 2.9))
-axes[0].imshow(canvas)
-axes[0].set_title("canvas")
-axes[1].imshow(viz.colorize(canvas_mask))
-axes[1].set_title("label map")
-for class_id, ax in enumerate(axes[2:-1]):
-    ax.imshow(canvas, alpha=0.35)
-    ax.imshow(score_map[..., class_id], extent=extent, vmin=0, vmax=1, cmap="magma", alpha=0.75)
-    ax.set_title(f"P({data.CLASS_NAMES[class_id]})")
-axes[-1].imshow(viz.colorize(score_map.argmax(axis=-1)), extent=extent)
-axes[-1].set_title("argmax")
-for ax in axes[2:]:
-    ax.set_xlim(-0.5, CANVAS_SIZE - 0.5), ax.set_ylim(CANVAS_SIZE - 0.5, -0.5)
-for ax in axes:
-    ax.axis("off")
-plt.tight_layout()
+fig = conv1x1.plot_score_maps(canvas, canvas_mask, score_map, field=score_field, window=CROP_SIZE,
+                              class_names=data.CLASS_NAMES, position=SHOWN_SCORE)
 plt.show()
 
 # %% [markdown]
-# The maps are coarse (one score per 4 pixels, each seeing a whole 32-pixel window),
-# blurry at shape borders and sometimes wrong about which shape, but they already say
-# *what is where*. Turning such maps into
-# a full-resolution segmentation, with upsampling and skip connections, is what lessons
-# 03 to 05 do.
+# The maps are coarse (one score per 4 pixels, each seeing a 30-pixel field), blurry at
+# shape borders and sometimes wrong about which shape, but they already say *what is
+# where*. Turning such maps into a full-resolution segmentation, with upsampling and
+# skip connections, is what lessons 03 to 05 do.
 #
-# ## 6. Dense evaluation versus a sliding window
+# ## 8. Weight sharing: why the dense map is exact
 #
-# The convolutionalized network computes the same numbers as running the classifier on
-# every 32×32 window at stride 4, but neighbouring windows overlap by 28 of their 32
-# pixels, and the dense network computes each shared feature once. First, the scores
-# are identical (the sliding window here is batched: all windows in a few big batches):
+# A convolution applies **the same kernel at every position** of its input: weight
+# sharing. So every position of the convolutionalized network computes the same
+# function the classifier computes on one crop. Shift the canvas by one output stride
+# (drop its top 4 rows) and the map shifts by exactly one row:
 
 # %%
-BENCH_CANVAS = 256  # the size of the benchmark recorded in docs/RESULTS.md
+shifted_map = fcn.predict_on_batch(canvas[None, OUTPUT_STRIDE:])[0]
+print(f"map of the canvas without its top {OUTPUT_STRIDE} rows: {shifted_map.shape}; rows 1.. of the "
+      f"canvas's map: {score_map[1:].shape}")
+assert np.allclose(shifted_map, score_map[1:], atol=FLOAT32_TOLERANCE)
+
+# %% [markdown]
+# **A correction.** The blog post this course grew from (in Chinese) says the opposite:
+# that in an FCN weight sharing between layers is meaningless ("在FCN中，不同层的权重共享是无意义的"),
+# only slows convergence, and lowers generalisation, since "即使对于相同的输入，模型也可以产生不同的输出"
+# (even for the same input the model can give different outputs). Weight sharing in a
+# CNN is within a layer, across positions; no FCN shares weights between layers; and a
+# network with fixed weights gives the same output for the same input. An FCN is built
+# on weight sharing: it is what lets it compute every window at once, and why the result
+# is exact. On a 256×256 canvas the dense map equals the classifier run on every 32×32
+# window at stride 4 (the sliding window here is batched: all windows in a few big batches):
+
+# %%
+BENCH_CANVAS = 256  # the canvas of the benchmark recorded in docs/RESULTS.md
 bench_image = data.make_shapes(1, image_size=BENCH_CANVAS, seed=0)[0][0].astype("float32")
 dense_map = fcn.predict_on_batch(bench_image[None])[0]
 sliding_map = conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE)
 print("dense:", dense_map.shape, "  sliding window:", sliding_map.shape)
 assert np.allclose(dense_map, sliding_map, atol=FLOAT32_TOLERANCE)
 
-# %% tags=["nbval-ignore-output"]
-dense_s = median_seconds(lambda: fcn.predict_on_batch(bench_image[None]), repeats=5)
-sliding_s = median_seconds(lambda: conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE),
-                           repeats=3)
-outputs = dense_map.shape[0] * dense_map.shape[1]
-print(f"{outputs} outputs: dense {1e3 * dense_s:.1f} ms, sliding window {1e3 * sliding_s:.1f} ms; "
-      f"speed-up per output {sliding_s / dense_s:.0f}×")
-
 # %% [markdown]
-# Why so much? Each window has 32² = 1024 input pixels, and consecutive windows start 4
-# pixels apart, so every pixel is in up to (32 / 4)² = 64 windows; the sliding window
-# recomputes the trunk's features at each of them. Dense evaluation computes them once.
-# (The FCN paper measures the same effect on AlexNet: a 10×10 grid of outputs on a
-# 500×500 image in 22 ms, against 1.2 ms for a single 227×227 image: more than 5×
-# faster than classifying 100 crops.) The benchmark `python -m fcn_lessons.bench
-# dense-vs-sliding` records this on a 256×256 canvas in `docs/RESULTS.md`.
-#
 # **Why 'valid' padding?** Equality needs every window to see the same pixels in both
 # computations. With 'same' padding, a crop's convolutions pad its border with zeros,
 # but in the big image the same units see the real neighbouring pixels. Same weights,
@@ -370,20 +401,85 @@ assert same_difference > 100 * FLOAT32_TOLERANCE  # not rounding: different inpu
 # classifier run on crops: each unit sees real context where the classifier saw zeros.
 # That is fine (arguably better); just know that "equivalent" is exact only for 'valid'.
 #
-# ## 7. The paper's case: VGG16
+# ## 9. How much dense evaluation saves, and what stops it saving more
+#
+# Neighbouring windows overlap by 28 of their 32 pixels, and the dense network computes
+# each shared feature once. Timed on this machine (the benchmark `python -m
+# fcn_lessons.bench dense-vs-sliding` records it on a quiet one in `docs/RESULTS.md`):
+
+# %% tags=["nbval-ignore-output"]
+dense_s = median_seconds(lambda: fcn.predict_on_batch(bench_image[None]), repeats=5)
+sliding_s = median_seconds(lambda: conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE),
+                           repeats=3)
+outputs = dense_map.shape[0] * dense_map.shape[1]
+print(f"{outputs} outputs: dense {1e3 * dense_s:.1f} ms, sliding window {1e3 * sliding_s:.1f} ms; "
+      f"speed-up per output {sliding_s / dense_s:.0f}×")
+
+# %%
+assert sliding_s > 2 * dense_s  # timings vary by machine; dense evaluation is always well ahead
+
+# %% [markdown]
+# Every pixel lies in up to (32 / 4)² = 64 windows, so one might expect 64×. Count the
+# multiply-adds per score instead, layer by layer (`conv1x1.work_per_output`): what one
+# window costs the sliding window, what the dense model spends per score, and their
+# ratio, the number of windows that share each computation:
+
+# %%
+print(f"{'layer':7s} {'per window':>11s} {'dense, per score':>17s} {'shared by':>10s}")
+for row in conv1x1.work_per_output(classifier, fcn, bench_image.shape):
+    print(f"{row['layer']:7s} {row['window']:>11,} {row['dense']:>17,.0f} {row['sharing']:>9.1f}×")
+
+# %% [markdown]
+# Three things keep the sharing far below 64:
+# - **The head is not shared.** fc1 runs once per score either way: its 65,536
+#   multiply-adds are 31% of the dense model's work per score.
+# - **'Valid' convolutions shrink each window's maps.** Inside one crop a layer has m
+#   units per side, s pixels apart: conv1 30 × 1, conv2 13 × 2, conv3 4 × 4, fc1 1 × 4.
+#   Windows start 4 pixels apart, so each unit is shared by (m·s / 4)² windows: 56, 42,
+#   16 and 1. Only a layer spanning all 32 pixels would be shared 64 ways.
+# - **The border.** The dense model also computes features near the canvas edge that
+#   few scores use: 254² conv1 positions for 57² scores, 19.9 per score instead of 16.
+#
+# The border matters less on bigger canvases; the other two stay:
+
+# %%
+for side in (BENCH_CANVAS, 4 * BENCH_CANVAS):
+    total = conv1x1.work_per_output(classifier, fcn, (side, side, 3))[-1]
+    print(f"{side}×{side} canvas: {total['sharing']:.1f}× less arithmetic per score than the sliding window")
+
+# %% [markdown]
+# So dense evaluation does about 21× less arithmetic here. The measured speed-up is
+# larger (about 30× in `docs/RESULTS.md`) because the sliding window's convolutions, on
+# thousands of small 32×32 crops, also get through fewer multiply-adds per second than
+# the dense model's on one big canvas (about three quarters of its rate, measured in CPU
+# time); cutting the crops and the extra calls cost little. The FCN paper measures the
+# same effect on AlexNet: a 10×10 grid of outputs on a 500×500 image in 22 ms, against
+# 1.2 ms for one 227×227 image, "more than 5 times faster than the naïve approach" of
+# classifying the 100 windows (footnote: "Assuming efficient batching of single image
+# inputs").
+
+# %% [markdown]
+# ## 10. The paper's case: VGG16
 #
 # FCN-VGG16 starts from the VGG16 classifier: five conv blocks ending in 2×2 max pooling
-# (output stride 32, a 7×7×512 map for a 224×224 image), then fc6 (4096 units), fc7
-# (4096) and the 1000-way ImageNet classifier. Convolutionalized, fc6 becomes a 7×7
-# convolution with 4096 channels and fc7 a 1×1 convolution. We build VGG16 with random
+# (output stride 32, a 7×7×512 map for a 224×224 image), then two fully connected
+# layers of 4096 units and the 1000-way ImageNet classifier. Keras names them `fc1`,
+# `fc2` and `predictions`; the paper calls the first two fc6 and fc7 ("convolutionalized
+# fc6", "conv7 (convolutionalized fc7)"), after the Caffe VGG16 model it started from,
+# whose classifier is fc8. The paper discards that classifier (it will "decapitate each
+# net by discarding the final classifier layer") and appends a 1×1 convolution with 21
+# channels, named `score_fr` in the authors' reference code. We build VGG16 with random
 # weights (`weights=None`: nothing to download) and logits as outputs.
 
 # %%
+PAPER_NAMES = {"block5_pool": "pool5", "fc1": "fc6", "fc2": "fc7", "predictions": "fc8 (FCN: score_fr)"}
 vgg = keras.applications.VGG16(weights=None, classifier_activation=None)
 fcn_vgg = conv1x1.convolutionalize(vgg)
-for name in ("block5_pool", "fc1", "fc2", "predictions"):
-    print(f"{name:12s} {type(fcn_vgg.get_layer(name)).__name__:13s} kernel "
-          f"{tuple(fcn_vgg.get_layer(name).weights[0].shape) if fcn_vgg.get_layer(name).weights else '-'}")
+print(f"{'Keras':12s} {'paper':20s} {'convolutionalized':18s} kernel")
+for name, paper_name in PAPER_NAMES.items():
+    layer = fcn_vgg.get_layer(name)
+    print(f"{name:12s} {paper_name:20s} {type(layer).__name__:18s} "
+          f"{tuple(layer.weights[0].shape) if layer.weights else '-'}")
 
 # %% [markdown]
 # Same logits at 224×224 (relative difference, because random VGG16 logits are large):
@@ -397,11 +493,14 @@ logits_fcn = fcn_vgg.predict_on_batch(keras.applications.vgg16.preprocess_input(
 relative = np.abs(logits - logits_fcn[:, 0, 0]).max() / np.abs(logits).max()
 print(f"logits {logits.shape} vs {logits_fcn.shape}: max relative difference {relative:.1e}")
 assert relative < 1e-4
+VGG_PARAMS = vgg.count_params()
+del vgg  # 138M parameters (553 MB): the convolutionalized copy is all we need from here
 
 # %% [markdown]
 # On a larger image it yields a spatial score map. We pick 384 = 224 + 5 × 32 pixels:
 # sizes of the form 224 + 32k use every pixel (each extra 32 pixels adds one output
-# position), and 384 keeps the CPU time to a couple of seconds.
+# position), and 384 keeps the CPU time to a couple of seconds. (VGG16 pads its
+# convolutions, so here the training size, not a smaller field, sets the map's size.)
 
 # %%
 LARGE_SIZE = 384
@@ -413,23 +512,30 @@ print(f"({LARGE_SIZE} - {VGG_SIZE}) // {VGG_STRIDE} + 1 = {conv1x1.output_size(L
 # %% [markdown]
 # **Parameters.** Convolutionalizing changes no parameter count. FCN-VGG16 replaces the
 # 1000-way ImageNet classifier by a 21-way score layer (PASCAL VOC's 20 classes plus
-# background), which gives the paper's "about 134M parameters" (Table 1):
+# background), which gives the paper's "about 134M parameters" (Table 1). Then we
+# release the model, which holds over half a gigabyte of weights: what follows reuses
+# that memory (TensorFlow keeps it for this kernel rather than returning it to the
+# system, so shut a lesson's kernel down before starting the next).
 
 # %%
 VOC_CLASSES = 21  # 20 object classes + background
-predictions = vgg.get_layer("predictions")
-fc7_units = predictions.kernel.shape[0]
-fcn_vgg16_params = vgg.count_params() - predictions.count_params() + (fc7_units * VOC_CLASSES + VOC_CLASSES)
-print(f"VGG16: {vgg.count_params():,}   convolutionalized: {fcn_vgg.count_params():,}")
+imagenet_classifier = fcn_vgg.get_layer("predictions")  # now a 1×1 convolution, fc7 -> 1000
+fc7_units = imagenet_classifier.kernel.shape[-2]
+fcn_vgg16_params = fcn_vgg.count_params() - imagenet_classifier.count_params() + (fc7_units * VOC_CLASSES
+                                                                                   + VOC_CLASSES)
+print(f"VGG16: {VGG_PARAMS:,}   convolutionalized: {fcn_vgg.count_params():,}")
 print(f"FCN-VGG16 (21-way score layer): {fcn_vgg16_params:,}  ≈ {fcn_vgg16_params / 1e6:.0f}M (paper: 134M)")
+del fcn_vgg, imagenet_classifier, logits_fcn, large_map  # free the weights and the big activations
+keras.backend.clear_session()  # and Keras' own references to them
+_ = gc.collect()
 
 # %% [markdown]
-# ## 8. Optional: a real heat map with ImageNet weights
+# ## 11. Optional: a real heat map with ImageNet weights
 #
 # With ImageNet weights (a 528 MB download, fine on Colab), the convolutionalized VGG16
 # turns a photo into a map of class scores. This cell runs only in the learner-sized
 # version of the lesson (not in the tests) and only when the weights can be downloaded;
-# otherwise it says why it was skipped.
+# otherwise it says why it was skipped. It releases the models when done.
 
 # %% tags=["nbval-ignore-output"]
 LABRADOR = 208  # ImageNet class index of "Labrador retriever"
@@ -447,22 +553,26 @@ else:
     axes[1].imshow(heat, cmap="magma", vmin=0, vmax=1)
     axes[1].set_title(f"P(Labrador retriever), {heat.shape[0]}×{heat.shape[1]} map")
     plt.show()
+del pretrained
+keras.backend.clear_session()
+_ = gc.collect()
 
 # %% [markdown]
 # ## Summary
 #
 # - A Dense layer is a 1×1 convolution; Flatten + Dense over an H×W×C map is an H×W
-#   'valid' convolution whose kernel is the Dense kernel reshaped in flatten order
-#   (row, column, channel for Keras).
-# - Convolutionalizing copies a trained classifier into a network that runs on any
-#   size and outputs a score map of `(N - F) // S + 1` positions per side, for a
-#   training size F and output stride S.
-# - Dense evaluation equals the sliding window (exactly, with 'valid' padding) and
-#   shares the overlapping computation: here tens of times faster per output.
+#   'valid' convolution, its kernel the Dense kernel reshaped in flatten order (row,
+#   column, channel in Keras; channel, row, column in PyTorch).
+# - A convolutionalized classifier runs on any size; each score sees its receptive field
+#   (30 of the crop's 32 pixels here), and with 'valid' layers the map has
+#   `(N - R) // S + 1` positions per side, for a field R and output stride S.
+# - Weight sharing makes dense evaluation exact and computes shared features once: here
+#   21× less arithmetic per score, bounded by the unshared head and 'valid' shrinkage.
 # - FCN-VGG16 is VGG16 with fc6/fc7 as 7×7/1×1 convolutions and a 21-way score layer:
-#   about 134M parameters, output stride 32. Its score map is coarse; upsampling and
-#   skips (lessons 03-05) make it fine.
+#   about 134M parameters, output stride 32, a coarse map that lessons 03-05 refine.
 #
-# **Exercises** (`exercises/01_conv1x1_is_dense.ipynb`): 1.1 reshape a Dense kernel to a
-# 1×1 conv kernel; 1.2 turn Flatten + Dense into an H×W convolution; 1.3 convolutionalize
-# a classifier.
+# **Exercises** (`exercises/01_conv1x1_is_dense.ipynb`): 1.1 port a PyTorch head to Keras;
+# 1.2 Flatten + Dense as an H×W convolution; 1.3 convolutionalize; 1.4 predict a map's size.
+
+# %% tags=["nbval-ignore-output"]
+print(f"peak memory of this kernel: {fcn_lessons.environment.peak_memory_mib():.0f} MiB")

@@ -309,7 +309,7 @@ def test_figures_draw(monkeypatch):
     scores = np.asarray(fcn.predict_on_batch(images[:1].astype("float32")))[0]
     fig = conv1x1.plot_score_maps(images[0], masks[0], scores, field=field, window=32,
                                   class_names=data.CLASS_NAMES, position=(1, 2))
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["image: score (1, 2)'s window", "label map",
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["score (1, 2): window and field", "label map",
                                                        "argmax of the scores"]
     plt.close(fig)
     with pytest.raises(ValueError, match="score_map has 5 classes; class_names lists 2"):
