@@ -377,9 +377,9 @@ for stride in (1, 2):
 print("the stuffed input (stride 2, channel 0):\n", upsampling.insert_zeros(x_small, 2)[0, :, :, 0])
 
 # %% [markdown]
-# The zero-stuffed view costs s² times more multiplications (most of them by zero), which
-# is why libraries compute the scatter-add (or the gradient) instead; it is the picture
-# behind the name *fractionally strided convolution*.
+# The zero-stuffed view costs about s² times more multiplications (most of them by zero);
+# TensorFlow computes the layer as the gradient of a convolution instead (section 3.3).
+# It is the picture behind the name *fractionally strided convolution*.
 #
 # ### Why "deconvolution" is a misnomer
 #
