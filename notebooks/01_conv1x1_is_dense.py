@@ -214,7 +214,7 @@ plt.show()
 
 # %% [markdown]
 # The classifier is VGG-shaped on a small scale: 3×3 convolutions, 2×2 max poolings,
-# then Flatten, a hidden Dense layer `fc1` (in the part of VGG16's fc6 and fc7),
+# then Flatten, a hidden Dense layer `fc1` (playing the part of VGG16's fc6 and fc7),
 # dropout, and a softmax Dense layer `scores` over the 5 classes. Note the **'valid'**
 # padding of its convolutions; section 8 shows why that matters.
 
@@ -465,10 +465,10 @@ for side in (BENCH_CANVAS, 4 * BENCH_CANVAS):
 # (output stride 32, a 7×7×512 map for a 224×224 image), then two fully connected
 # layers of 4096 units and the 1000-way ImageNet classifier. Keras names them `fc1`,
 # `fc2` and `predictions`; the paper calls the first two fc6 and fc7 ("convolutionalized
-# fc6", "conv7 (convolutionalized fc7)"), after the Caffe VGG16 model it started from,
-# whose classifier is fc8. The paper discards that classifier (it will "decapitate each
-# net by discarding the final classifier layer") and appends a 1×1 convolution with 21
-# channels, named `score_fr` in the authors' reference code. We build VGG16 with random
+# fc6", "conv7 (convolutionalized fc7)"), as does the Caffe VGG16 model it started from,
+# whose classifier is fc8. FCN drops that classifier ("We decapitate each net by
+# discarding the final classifier layer") and appends a 1×1 convolution with 21
+# channels, `score_fr` in the authors' reference code. We build VGG16 with random
 # weights (`weights=None`: nothing to download) and logits as outputs.
 
 # %%
