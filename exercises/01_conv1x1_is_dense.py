@@ -6,7 +6,7 @@
 #     - '1.2'
 #     - '1.3'
 #     - '1.4'
-#     fingerprint: 753ef5ac2a225fad
+#     fingerprint: 85421efc971f23b8
 #     generated_from: solutions/01_conv1x1_is_dense.py
 #     kind: exercises
 #     lesson: '01'
@@ -32,7 +32,7 @@
 # write the core of that lesson yourself, and one in which you predict a result before
 # the check cell measures it.
 #
-# **Run time:** about 10 s on a 2-core CPU (measured: docs/RESULTS.md).
+# **Run time:** about 5 s on a 2-core CPU (measured: docs/RESULTS.md).
 
 # %% [markdown]
 # **How to work.** Edit the cells marked *exercise*: replace the

@@ -22,7 +22,7 @@
 # write the core of that lesson yourself, and one in which you predict a result before
 # the check cell measures it.
 #
-# **Run time:** about 10 s on a 2-core CPU (measured: docs/RESULTS.md).
+# **Run time:** about 5 s on a 2-core CPU (measured: docs/RESULTS.md).
 
 # %% [markdown]
 # **How to work.** Edit the cells marked *exercise*: replace the
