@@ -23,6 +23,8 @@ BENCHMARKS = {
     "receptive-vgg16": "fcn_lessons.bench.receptive:vgg16_table",
     "receptive-explorer": "fcn_lessons.bench.receptive:explorer_callbacks",
     "widgets": "fcn_lessons.bench.widgets:widgets",
+    "fcn-forward": "fcn_lessons.bench.fcn:fcn_forward",
+    "train-step": "fcn_lessons.bench.fcn:train_step",
     "grade": "fcn_lessons.bench.grade:grade_throughput",
 }
 
