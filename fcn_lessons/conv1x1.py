@@ -173,8 +173,7 @@ def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
 
 def _layer_chain(model) -> list:
     """The model's layers (without the InputLayer), checking that each feeds the next."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, received {type(model).__name__}.")
+    _validate.keras_model(model)
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if not isinstance(model, keras.Sequential):
         previous = model.inputs
