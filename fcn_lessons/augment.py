@@ -34,6 +34,7 @@ DEFAULT_SCALE_RANGE = (0.75, 1.25)  # relative image side after scaling
 DEFAULT_BRIGHTNESS = 0.1  # largest added brightness, in [0, 1] image units
 DEFAULT_CONTRAST = 0.2  # contrast factor drawn from [1 - 0.2, 1 + 0.2]
 DEFAULT_SATURATION = 0.2  # saturation factor drawn from [1 - 0.2, 1 + 0.2]
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 luma weights, as PIL's convert('L')
 _NUM_DRAWS = 7  # flip, scale, pad top, pad left, crop row, crop column, photometric
 
 
@@ -129,7 +130,8 @@ def augment(image, mask, seed, *, flip: bool = True, scale_range=DEFAULT_SCALE_R
             A random window of that size is cut from the scaled pair; where the scaled
             image is smaller, the image is padded with 0 and the mask with ``ignore_label``.
         brightness, contrast, saturation: photometric jitter of the image only (0 = off):
-            an added brightness in [-b, b], contrast and saturation factors in [1 - c, 1 + c].
+            an added brightness in [-b, b], contrast and saturation factors in [1 - c, 1 + c]
+            (saturation: a blend with the grey image, ``grey + s (image - grey)``).
         ignore_label: the void label the mask is padded with.
 
     Returns:
@@ -194,9 +196,10 @@ def _photometric(image, seed, brightness, contrast, saturation):
         image = tf.image.stateless_random_brightness(image, brightness, seeds[0])
     if contrast:
         image = tf.image.stateless_random_contrast(image, 1 - contrast, 1 + contrast, seeds[1])
-    if saturation:
-        image = tf.image.stateless_random_saturation(tf.clip_by_value(image, 0.0, 1.0),
-                                                     1 - saturation, 1 + saturation, seeds[2])
+    if saturation:  # blend with the image's grey version (PIL's ImageEnhance.Color): cheaper than HSV
+        factor = tf.random.stateless_uniform([], seeds[2], 1 - saturation, 1 + saturation)
+        grey = tf.reduce_sum(image * tf.constant(_LUMA), axis=-1, keepdims=True)
+        image = grey + factor * (image - grey)
     return tf.clip_by_value(image, 0.0, 1.0)
 
 

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "fcn-forward": "fcn_lessons.bench.fcn:fcn_forward",
     "train-step": "fcn_lessons.bench.fcn:train_step",
     "grade": "fcn_lessons.bench.grade:grade_throughput",
+    "pipeline": "fcn_lessons.bench.pipeline:pipeline_speed",
 }
 
 
