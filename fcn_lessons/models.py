@@ -158,8 +158,8 @@ AT_ONCE_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 MINI_VGG_BLOCKS = ((16, 1), (32, 1), (64, 2), (64, 2), (64, 2))
 MINI_VGG_FC_WIDTH = 128
 MINI_VGG_BATCH_NORM = True
-MINI_VGG_FC6_KERNEL = 1  # placeholder while measuring
-MINI_VGG_CROP = OUTPUT_STRIDE * MINI_VGG_FC6_KERNEL  # 96, as VGG16's 224 = 32 × 7
+MINI_VGG_FC6_KERNEL = 1  # pool5 of its 32×32 training crops is 1×1
+MINI_VGG_CROP = OUTPUT_STRIDE * MINI_VGG_FC6_KERNEL  # 32 (VGG16: 224 = 32 × 7)
 IMAGENET_TIMEOUT_S = 5.0  # how long weights="imagenet" waits for the download host
 # keras.applications' VGG16 layer names -> the reference's.
 KERAS_VGG16_NAMES = {f"block{b}_conv{i}": f"conv{b}_{i}" for b, (_, n) in enumerate(VGG16_BLOCKS, 1)

@@ -14,3 +14,4 @@ from fcn_lessons.checks.conv1x1 import *  # noqa: F403
 from fcn_lessons.checks.metrics import *  # noqa: F403
 from fcn_lessons.checks.receptive import *  # noqa: F403
 from fcn_lessons.checks.upsampling import *  # noqa: F403
+from fcn_lessons.checks.fcn32s import *  # noqa: F403
