@@ -20,7 +20,7 @@ lesson                     concept modules
 03 upsampling              ``upsampling`` (numpy references), ``upsampling_demos``,
                            ``photo`` (a real photograph, offline)
 04 FCN-32s                 ``models``, ``losses``, ``training``
-05 skip pyramid            ``models``, ``training``, ``metrics`` (trimap scores)
+05 skip pyramid            ``pyramid``, ``models``, ``training``, ``metrics`` (trimap scores)
 06 training on GPU         ``pipeline`` (tf.data), ``augment``, ``distribute``, ``training``
 07 evaluate and debug      ``metrics``, ``viz``, ``evaluate`` (planned)
 =========================  ==============================================================

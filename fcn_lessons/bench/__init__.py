@@ -27,6 +27,8 @@ BENCHMARKS = {
     "train-step": "fcn_lessons.bench.fcn:train_step",
     "grade": "fcn_lessons.bench.grade:grade_throughput",
     "pipeline": "fcn_lessons.bench.pipeline:pipeline_speed",
+    "pyramid": "fcn_lessons.bench.pyramid:pyramid",
+    "pyramid-explorer": "fcn_lessons.bench.pyramid:pyramid_explorer",
 }
 
 

@@ -24,3 +24,4 @@ fallback) is re-exported here for the lessons.
 from fcn_lessons.widgets._frames import show_frame  # noqa: E402,F401
 from fcn_lessons.widgets.receptive import receptive_field_explorer  # noqa: E402,F401
 from fcn_lessons.widgets.upsampling import checkerboard_explorer, upsampling_explorer  # noqa: E402,F401
+from fcn_lessons.widgets.pyramid import skip_explorer  # noqa: E402,F401
