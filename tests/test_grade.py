@@ -487,3 +487,33 @@ def test_the_summary_lists_rows_that_need_a_look(tmp_path):
     assert "| 00_y | 0.1 | 2 | 3 | 67% |" in text
     assert "- bo/00_y: timeout" in text and "- cy/00_y: flagged code" in text and "- al/" not in text
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_second_run_regrades_only_what_changed(tmp_path, monkeypatch):
+    """Notebooks that need no kernel, so the cache is tested in seconds (the hostile class repeats it for real)."""
+    monkeypatch.setenv(BWRAP_ENV, "")
+    monkeypatch.setattr("fcn_lessons.grade.core.package_fingerprint", lambda: "fixed")  # teammates edit the package
+    sub, out = tmp_path / "subs", tmp_path / "g.csv"
+    for student in ("a", "b"):
+        (sub / student).mkdir(parents=True)
+        (sub / student / f"{LESSON}.ipynb").write_text("{broken")
+    messages = []
+    grade_class(sub, out, jobs=1, log=messages.append, sandbox_mode="none")
+    seed = json.loads(gradebook.state_path(out).read_text())["seed"]
+    grade_class(sub, out, jobs=1, log=messages.append, sandbox_mode="none")
+    assert any("grading 0 of 2 submissions (2 unchanged" in m for m in messages)
+    (sub / "b" / f"{LESSON}.ipynb").write_text("{still broken")
+    grade_class(sub, out, jobs=1, log=messages.append, sandbox_mode="none")
+    assert any("grading 1 of 2 submissions (1 unchanged" in m for m in messages)
+    assert json.loads(gradebook.state_path(out).read_text())["seed"] == seed  # kept from the first run
+    grade_class(sub, out, jobs=1, log=messages.append, sandbox_mode="none", force=True)
+    assert any("grading 2 of 2 submissions (0 unchanged" in m for m in messages[-3:])
+    out.write_text(out.read_text().replace("invalid", "excused"))
+    with pytest.raises(gradebook.GradebookError, match="edited after"):
+        grade_class(sub, out, jobs=1, log=messages.append, sandbox_mode="none")
+    assert "excused" in out.read_text()
+
+
+def test_a_lessons_fingerprint_is_the_same_on_every_reading():
+    first, second = load_lesson(SOLUTIONS / f"{LESSON}.py"), load_lesson(SOLUTIONS / f"{LESSON}.py")
+    assert first.fingerprint == second.fingerprint
