@@ -11,7 +11,10 @@ each lists its checks in ``__all__``.
 
 from fcn_lessons.checks._core import CaseFailure
 from fcn_lessons.checks.conv1x1 import *  # noqa: F403
+from fcn_lessons.checks.evaluate import *  # noqa: F403
 from fcn_lessons.checks.metrics import *  # noqa: F403
 from fcn_lessons.checks.receptive import *  # noqa: F403
 from fcn_lessons.checks.upsampling import *  # noqa: F403
+from fcn_lessons.checks.pyramid import *  # noqa: F403
+from fcn_lessons.checks.pipeline import *  # noqa: F403
 from fcn_lessons.checks.fcn32s import *  # noqa: F403
