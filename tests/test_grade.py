@@ -517,3 +517,23 @@ def test_a_second_run_regrades_only_what_changed(tmp_path, monkeypatch):
 def test_a_lessons_fingerprint_is_the_same_on_every_reading():
     first, second = load_lesson(SOLUTIONS / f"{LESSON}.py"), load_lesson(SOLUTIONS / f"{LESSON}.py")
     assert first.fingerprint == second.fingerprint
+
+
+def test_a_broken_solution_blocks_only_the_lesson_it_is_for(tmp_path, monkeypatch):
+    monkeypatch.setenv(BWRAP_ENV, "")
+    (tmp_path / "jupytext.toml").write_text((ROOT / "jupytext.toml").read_text())
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    (solutions / f"{LESSON}.py").write_text((SOLUTIONS / f"{LESSON}.py").read_text(encoding="utf-8"), encoding="utf-8")
+    (solutions / "09_broken.py").write_text("# %% tags=[\"exercise\"]\n# BEGIN SOLUTION 9.1: no end\n")
+    sub = tmp_path / "subs" / "a"
+    sub.mkdir(parents=True)
+    (sub / f"{LESSON}.ipynb").write_text("{broken")
+    messages = []
+    grade_class(tmp_path / "subs", tmp_path / "g.csv", solutions_dir=solutions, log=messages.append,
+                sandbox_mode="none", seed=1)
+    assert any("09_broken skipped" in m for m in messages)
+    (sub / "09_broken.ipynb").write_text("{}")
+    with pytest.raises(GradingError, match="09_broken.py"):
+        grade_class(tmp_path / "subs", tmp_path / "g2.csv", solutions_dir=solutions, log=messages.append,
+                    sandbox_mode="none", seed=1)

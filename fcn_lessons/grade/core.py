@@ -333,7 +333,8 @@ def grade_class(submissions_dir, out, *, feedback_dir=None, jobs: int | None = N
             probe_error.append(err)
     prober = threading.Thread(target=probe, daemon=True)
     prober.start()
-    lessons = load_lessons(solutions_dir)
+    broken: dict[str, str] = {}
+    lessons = load_lessons(solutions_dir, problems=broken)
     state = gradebook.load_state(out)
     backup = gradebook.check_writable(out, state, force=force)
     if backup:
@@ -347,6 +348,12 @@ def grade_class(submissions_dir, out, *, feedback_dir=None, jobs: int | None = N
     for warning in warnings:
         log(f"warning: {warning}")
     subs = shard_of(subs, shard)
+    needed = sorted({s.slug for s in subs} & set(broken))
+    if needed:
+        raise GradingError("the reference of a submitted lesson cannot be read, so it cannot be graded: "
+                           + "; ".join(broken[slug] for slug in needed))
+    for slug, why in broken.items():
+        log(f"warning: lesson {slug} skipped (no submission needs it): {why}")
     fingerprint = package_fingerprint()
     keys = {s.key: hashlib.sha256(f"{s.digest}|{lessons[s.slug].fingerprint if s.slug in lessons else '-'}|"
                                   f"{fingerprint}|{options.key()}".encode()).hexdigest() for s in subs}

@@ -148,16 +148,27 @@ def load_lesson(solution_py) -> Lesson:
                   points=_points(solution, numbers, path), allowed_modules=allowed)
 
 
-def load_lessons(solutions_dir) -> dict[str, Lesson]:
-    """{slug: Lesson} for every solution notebook in ``solutions_dir``."""
+def load_lessons(solutions_dir, *, problems: dict[str, str] | None = None) -> dict[str, Lesson]:
+    """{slug: Lesson} for every solution notebook in ``solutions_dir``.
+
+    Args:
+        problems: when given, a solution notebook that cannot be read does not stop the
+            others: {slug: why} is filled in instead of raising.
+    """
     folder = Path(solutions_dir)
     if not folder.is_dir():
         raise ReferenceProblem(f"{folder} is not a folder: pass --solutions with the course's solutions/ folder.")
     lessons = {}
     for py in sorted(folder.glob("[0-9][0-9]_*.py")):
-        lesson = load_lesson(py)
+        try:
+            lesson = load_lesson(py)
+        except (ValueError, KeyError) as err:  # NotebookError, MarkerError and ReferenceProblem are ValueErrors
+            if problems is None:
+                raise
+            problems[py.stem] = f"{py}: {err}"
+            continue
         lessons[lesson.slug] = lesson
-    if not lessons:
+    if not lessons and not problems:
         raise ReferenceProblem(f"{folder} holds no solution notebook (NN_slug.py): nothing to grade against.")
     return lessons
 
