@@ -11,7 +11,9 @@ a learner sees the message, not 30 lines through the checks' internals.
 
 Every check is wrapped with :func:`exercise_check`, which also refuses the course's own
 reference functions (``fcn_lessons.upsampling.bilinear_kernel`` handed to exercise 3.2):
-the point of an exercise is to write it.
+the point of an exercise is to write it. Given the exercise's ``forbidden`` course modules
+or functions, it also refuses a learner's function whose code reaches one of them
+(``lambda f, c: upsampling.bilinear_kernel(f, c)``): :func:`borrowed_course_function`.
 
 Random cases come from :func:`case_rng`. A learner always sees the same cases; the grader
 sets ``FCN_LESSONS_CHECK_SEED`` (:data:`GRADING_SEED_ENV`) so a graded run draws other
@@ -22,11 +24,15 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import types
 
 import numpy as np
 
 GRADING_SEED_ENV = "FCN_LESSONS_CHECK_SEED"
 COURSE_PACKAGE = "fcn_lessons"
+LEARNER_MODULE = "__main__"  # notebook cells (JupyterLab's kernel, the grader's) define functions here
+_SEARCH_DEPTH = 4  # learner helpers followed from the answer: answer -> helper -> helper ...
 
 
 class CaseFailure(AssertionError):
@@ -85,12 +91,142 @@ def course_function_name(fn) -> str | None:
     return None
 
 
-def exercise_check(exercise: str):
+def _is_course_module(value) -> bool:
+    name = getattr(value, "__name__", "") if isinstance(value, types.ModuleType) else ""
+    return name == COURSE_PACKAGE or name.startswith(COURSE_PACKAGE + ".")
+
+
+def _forbidden_objects(forbidden) -> dict[int, str]:
+    """``id(object) -> "module.name"`` for every course callable named by ``forbidden``.
+
+    Each entry is the dotted name of a course module (all the course functions and classes
+    it holds) or of one function or class in one. Only modules already imported count: a
+    learner's function can reach nothing from a module nobody imported.
+    """
+    found = {}
+    for dotted in forbidden:
+        module = sys.modules.get(dotted)
+        if module is not None:
+            members = vars(module).values()
+        else:
+            home, _, attribute = dotted.rpartition(".")
+            module = sys.modules.get(home)
+            members = [getattr(module, attribute)] if module is not None and hasattr(module, attribute) else []
+        for member in members:
+            name = course_function_name(member) if not isinstance(member, types.ModuleType) else None
+            if name is not None:
+                found[id(member)] = name
+                found.setdefault(id(_unwrapped(member)), name)
+    return found
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The global and attribute names a code object uses, nested functions and lambdas included."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= _code_names(constant)
+    return names
+
+
+def _reached_through_module(module, names: set[str], forbidden: dict[int, str], levels: int = 3) -> str | None:
+    """A forbidden function that ``module.<name>`` (or ``module.<sub>.<name>``) reaches."""
+    for name in names:
+        value = vars(module).get(name)
+        if value is None:
+            continue
+        if id(value) in forbidden:
+            return forbidden[id(value)]
+        if levels > 1 and _is_course_module(value):
+            found = _reached_through_module(value, names, forbidden, levels - 1)
+            if found:
+                return found
+    return None
+
+
+def borrowed_course_function(answer, forbidden) -> str | None:
+    """The name of a ``forbidden`` course function that the learner's ``answer`` uses, else None.
+
+    ``answer`` counts as the learner's when it was defined in a notebook cell (module
+    ``__main__``, :data:`LEARNER_MODULE`); the course's own functions are caught by
+    :func:`course_function_name`. Its code is read, not run: the names it uses
+    (``__code__.co_names``, nested functions and lambdas included) are looked up in its
+    globals, and so are its closure cells and default arguments. A name that holds a
+    forbidden function is a hit (``from fcn_lessons.upsampling import bilinear_kernel``);
+    so is an attribute of a course module held there (``upsampling.bilinear_kernel``,
+    ``fcn_lessons.upsampling.bilinear_kernel``). Learner functions it calls are followed
+    the same way, a few levels deep.
+
+    Args:
+        answer: what the learner handed to the check.
+        forbidden: dotted names of course modules or functions (see :func:`exercise_check`).
+    """
+    targets = _forbidden_objects(forbidden)
+    if not targets or not callable(answer):
+        return None
+    seen: set[int] = set()
+
+    def visit(value, depth: int) -> str | None:
+        inner = _unwrapped(value)
+        for candidate in (value, inner):
+            if id(candidate) in targets:
+                return targets[id(candidate)]
+        if _is_course_module(value):
+            return None  # a module on its own uses nothing; its attributes are looked up by name below
+        code = getattr(inner, "__code__", None)
+        if code is None or depth > _SEARCH_DEPTH or id(inner) in seen:
+            return None
+        if getattr(inner, "__module__", None) != LEARNER_MODULE:
+            return None  # not a notebook function: the course's own are refused by name
+        seen.add(id(inner))
+        names = _code_names(code)
+        namespace = getattr(inner, "__globals__", {})
+        held = [namespace[name] for name in names if name in namespace]
+        held += [cell.cell_contents for cell in (getattr(inner, "__closure__", None) or ())
+                 if _cell_is_full(cell)]
+        held += list(getattr(inner, "__defaults__", None) or ())
+        held += list((getattr(inner, "__kwdefaults__", None) or {}).values())
+        for item in held:
+            found = (_reached_through_module(item, names, targets) if _is_course_module(item)
+                     else visit(item, depth + 1))
+            if found:
+                return found
+        return None
+
+    return visit(answer, 0)
+
+
+def _cell_is_full(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return False
+    return True
+
+
+def exercise_check(exercise: str, *, forbidden=()):
     """Decorator for the check of ``exercise`` ("3.2"): stub -> :class:`NotDone`, course answers refused.
 
     The wrapped check takes the learner's answer first. Its ``exercise`` attribute names
-    the exercise (the grader and the tests read it).
+    the exercise (the grader and the tests read it), and ``forbidden`` the course modules
+    and functions the exercise may not use.
+
+    Args:
+        exercise: the exercise number, "n.m".
+        forbidden: dotted names of course modules ("fcn_lessons.upsampling": every course
+            function it holds) or functions ("fcn_lessons.models.BilinearUpsampling"). A
+            learner's function whose code uses one of them is refused with a friendly
+            message (:func:`borrowed_course_function`). Empty by default: then only the
+            course's functions themselves, handed over directly, are refused.
     """
+    if isinstance(forbidden, str):
+        raise TypeError(f"forbidden must be a list of dotted names, received the string {forbidden!r}; "
+                        f"write ({forbidden!r},).")
+    forbidden = tuple(forbidden)
+    outside = [name for name in forbidden if not str(name).startswith(COURSE_PACKAGE + ".")]
+    if outside:
+        raise ValueError(f"forbidden names course modules or functions ({COURSE_PACKAGE}.…); received {outside}.")
+
     def wrap(check):
         @functools.wraps(check)
         def run(answer, *args, **kwargs):
@@ -99,6 +235,14 @@ def exercise_check(exercise: str):
                 raise CaseFailure(
                     f"Exercise {exercise}: you passed {borrowed}, the course's own answer. "
                     "Write your own function in the exercise cell and pass that.")
+            used = borrowed_course_function(answer, forbidden) if forbidden else None
+            if used is not None:
+                who = getattr(_unwrapped(answer), "__name__", "your function")
+                who = "your lambda" if who == "<lambda>" else f"your function {who}"
+                raise CaseFailure(
+                    f"Exercise {exercise}: {who} uses {used}, the course's own answer, which this exercise "
+                    "does not allow. Write that computation yourself in the exercise cell (numpy is fine), "
+                    "then run this check again.")
             try:
                 return check(answer, *args, **kwargs)
             except NotDone:
@@ -109,6 +253,7 @@ def exercise_check(exercise: str):
                     "line in its exercise cell with your code, run that cell, then this check again."
                 ) from err
         run.exercise = exercise
+        run.forbidden = forbidden
         return run
     return wrap
 
