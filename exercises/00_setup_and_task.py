@@ -6,7 +6,7 @@
 #     - '0.2'
 #     - '0.3'
 #     - '0.4'
-#     fingerprint: b3c127554e2ca23b
+#     fingerprint: c4303fd04ad9ae40
 #     generated_from: solutions/00_setup_and_task.py
 #     kind: exercises
 #     lesson: '00'
@@ -59,7 +59,7 @@ ENV = fcn_lessons.setup(seed=0)
 
 import numpy as np
 
-from fcn_lessons import checks, data
+from fcn_lessons import checks, data, labels
 
 # %% [markdown]
 # ## Exercise 0.1: the confusion matrix, void ignored
@@ -194,38 +194,43 @@ checks.check_mean_accuracy(mean_accuracy, TRAP_ANSWER)
 # %% [markdown]
 # ## Exercise 0.4: predict, then run
 #
-# The same all-background model, on the 300 scenes of lesson 00 (section 4): what is its
-# **mean IU**? Write your prediction as a fraction (0.25 for 25%); the check cell then
-# measures it and compares. The cell under this one prints the data's class shares, which
-# is all you need. Lesson 00 prints the answer in section 6: predict before you look.
+# The same all-background model, now on other scenes: 200 scenes of 64×64 with bigger
+# objects (2 to 4 per scene, 40% to 90% of the image side). What is its **frequency
+# weighted IU** there? Lesson 00 never scored these scenes; the cell under this one prints
+# their class shares, which is all the data you need. Recall (lesson 00, section 6):
+#
+# $$\text{f.w. IU} = \frac{1}{\sum_k t_k} \sum_i t_i\, \text{IU}_i$$
+#
+# Write your prediction as a fraction (0.25 for 25%); the check cell then measures it and
+# compares.
 
 # %% [markdown]
 # <details><summary>Hint 1: the confusion matrix</summary>
 #
-# Every count is in column 0. For background, what is the intersection (labelled and
-# predicted background), and what is the union (labelled *or* predicted background)?
+# Every pixel is predicted background, so every count sits in column 0. For each class,
+# what is the intersection (labelled i *and* predicted i), and what is the union?
 # </details>
-# <details><summary>Hint 2: the object classes</summary>
+# <details><summary>Hint 2: which IUs are not zero</summary>
 #
-# What is the intersection of a circle's labels with the pixels predicted as circle? What
-# IU follows, and do those classes count in the mean (is their union empty)?
+# An object class has no pixel right. Background's union holds every pixel that is
+# labelled background *or* predicted background: which labelled pixels are not in it?
 # </details>
-# <details><summary>Hint 3: putting it together</summary>
+# <details><summary>Hint 3: the weights</summary>
 #
-# Background's IU is a share you can read below. The mean runs over every class whose
-# union is not empty: how many are there?
+# `t_i / sum_k t_k` is class i's share of the labelled pixels. Test your formula on lesson
+# 00's own scenes first: background is 83.3% of their labelled pixels, and section 6
+# printed this model's f.w. IU as 69.4%.
 # </details>
 
 # %%
-COURSE_SCENES = {"num_images": 300, "image_size": 64, "seed": 1}  # the scenes of lesson 00, section 4
-_, course_masks = data.make_shapes(**COURSE_SCENES)
-labelled_pixels = np.count_nonzero(course_masks != data.VOID_LABEL)
-shares = np.bincount(course_masks.ravel(), minlength=256)[:data.NUM_CLASSES] / labelled_pixels
+_, scene_masks = data.make_shapes(**checks.PREDICTION_SCENES)  # the scenes of this question
+labelled_pixels = np.count_nonzero(scene_masks != labels.VOID_LABEL)
+shares = np.bincount(scene_masks.ravel(), minlength=256)[:data.NUM_CLASSES] / labelled_pixels
 print("share of the labelled pixels:", {name: round(float(s), 3) for name, s in zip(data.CLASS_NAMES, shares)})
 
 # %% tags=["exercise"]
 # Your prediction, a number; no code needed (and no fcn_lessons.metrics).
-# Exercise 0.4: predict the mean IU of the all-background model
+# Exercise 0.4: predict the frequency weighted IU of the all-background model
 PREDICTION = ...  # a fraction, e.g. 0.25
 
 # %% tags=["check"]
@@ -240,7 +245,8 @@ checks.check_all_background_prediction(PREDICTION)  # measures the model, then c
 #   authors' `score.py`.
 # - 0.3: mean accuracy, and why a model that finds nothing still scores 83% pixel
 #   accuracy but only 20% mean accuracy.
-# - 0.4: the same model's mean IU, predicted from the class shares alone.
+# - 0.4: the same model's frequency weighted IU, predicted from the class shares alone:
+#   background's share, squared.
 #
 # With these you can score any segmentation. Next: lesson 01 builds the first network
 # that outputs one.

@@ -7,7 +7,7 @@
 - ``draw_boxes(ax, boxes, class_names)``: those boxes with labels that stay readable.
 - ``plot_three_tasks(image, mask, class_names)``: classification, detection and
   segmentation of one scene, side by side, with a legend that includes void;
-  ``plot_label_zoom`` shows a window of a scene with its region boxes.
+  ``plot_label_zoom`` shows a scene (or a window of it) with its region boxes.
 - ``probabilities(class_ids, num_classes, confidence)`` and ``soft_mean_iou(labels,
   probs)``: scores with given decisions and confidence, and the wrong "soft" IoU that
   depends on the confidence (trap 3 of lesson 00).
@@ -193,14 +193,15 @@ def plot_three_tasks(image, mask, class_names, *, boxes=None, overlay_alpha: flo
     return fig
 
 
-def plot_label_zoom(image, mask, class_names, *, window, classes=None, fig=None):
-    """A window of a scene, photo and label map side by side, with the region boxes inside it.
+def plot_label_zoom(image, mask, class_names, *, window=None, classes=None, fig=None):
+    """A scene (or a window of it), photo and label map side by side, with the region boxes inside it.
 
     Args:
         image: (H, W, 3) uint8, or float in [0, 1].
         mask: (H, W) class ids, 255 void.
         class_names: one name per class id.
-        window: (top, left, height, width) in pixels, inside the image.
+        window: (top, left, height, width) in pixels, inside the image; None (the default)
+            shows the whole scene.
         classes: class ids whose regions get boxes (default: every object class).
         fig: a matplotlib Figure to draw into, or None for a new one.
 
@@ -212,6 +213,8 @@ def plot_label_zoom(image, mask, class_names, *, window, classes=None, fig=None)
     from fcn_lessons import viz
 
     mask = _mask(mask)
+    if window is None:
+        window = (0, 0, *mask.shape)
     if not (isinstance(window, (tuple, list)) and len(window) == 4):
         raise ValueError(f"window must be (top, left, height, width), received {window!r}.")
     top, left, height, width = (_validate.integer(v, f"window[{i}]", minimum=0) for i, v in enumerate(window))

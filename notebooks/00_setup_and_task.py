@@ -38,10 +38,11 @@
 # **Prerequisites:** numpy arrays; what a CNN classifier outputs (softmax class scores).
 # No earlier lesson.
 #
-# **Run time:** about 10 seconds on a laptop CPU (measured: `docs/RESULTS.md`); nothing
-# here trains, so a GPU changes nothing. The kernel's peak memory is printed at the end.
+# **Run time:** to be measured on a quiet machine (`docs/RESULTS.md` holds the figures so
+# far). Nothing in this lesson trains a network. The kernel's peak memory is printed at the end.
+#
 # The exercises are in `exercises/00_setup_and_task.ipynb`; exercise 0.4 asks you to
-# predict a number of section 6 *before* you run its cell.
+# predict a score of section 6's kind, for other scenes, *before* you run its cell.
 
 # %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
@@ -67,7 +68,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from fcn_lessons import data, environment, metrics, receptive, task, viz, voc
+from fcn_lessons import data, environment, labels, metrics, task, viz, voc
 
 # %% [markdown]
 # ## 1. The environment
@@ -109,7 +110,7 @@ SCENE_SEED = 32  # a scene whose objects stand apart (checked below)
 scene_images, scene_masks = data.make_shapes(1, SCENE_SIZE, seed=SCENE_SEED, num_objects=(4, 4))
 scene, scene_mask = scene_images[0], scene_masks[0]
 print("image:", scene.shape, scene.dtype, "  label map:", scene_mask.shape, scene_mask.dtype)
-print("classes:", dict(enumerate(data.CLASS_NAMES)), " void:", data.VOID_LABEL)
+print("classes:", dict(enumerate(data.CLASS_NAMES)), " void:", labels.VOID_LABEL)
 
 # %% [markdown]
 # Three tasks ask three different questions about it:
@@ -137,39 +138,39 @@ plt.show()
 # %% [markdown]
 # ### A label map knows classes, not objects
 #
-# Objects often overlap. Here is another scene, where a cross lies over a triangle and
-# cuts it in two: in the label map, the triangle is **two regions**, so a box per region
-# gives one triangle two boxes (one of them a 3-pixel sliver).
+# Objects often overlap. In another scene a cross lies over a circle and cuts it in two:
+# in the label map the one circle is **two regions**, more than 10 pixels apart (the
+# cross lies between them), so a box per region gives one circle two boxes.
 
 # %%
-OCCLUDED_SEED = 3  # a scene where the cross covers part of a triangle
-TRIANGLE = data.CLASS_NAMES.index("triangle")
-WINDOW = (64, 30, 56, 60)  # (top, left, height, width) around the occluded triangle
+OCCLUDED_SEED = 3880  # a scene where a cross covers the middle of a circle (found by a search)
+CIRCLE = data.CLASS_NAMES.index("circle")
 occluded_images, occluded_masks = data.make_shapes(1, SCENE_SIZE, seed=OCCLUDED_SEED, num_objects=(4, 4))
 print("every region a whole object?", task.lone_objects(occluded_masks[0]))
-top, left = WINDOW[:2]
-print("triangle regions in the window (x, y, width, height in the scene):",
-      [(x + left, y + top, w, h) for c, x, y, w, h in task.region_boxes(
-          occluded_masks[0][top:top + WINDOW[2], left:left + WINDOW[3]], data.NUM_CLASSES) if c == TRIANGLE])
-task.plot_label_zoom(occluded_images[0], occluded_masks[0], data.CLASS_NAMES, window=WINDOW, classes=(TRIANGLE,))
+print("circle regions (class, x, y, width, height):",
+      [box for box in task.region_boxes(occluded_masks[0], data.NUM_CLASSES) if box[0] == CIRCLE])
+task.plot_label_zoom(occluded_images[0], occluded_masks[0], data.CLASS_NAMES, classes=(CIRCLE,))
 plt.show()
 
 # %% [markdown]
 # This is the difference between the tasks, not a bug in the drawing. A detector is
 # trained on one box per *object*: VOC's annotation guidelines ask for "the bounding box
 # of the visible area of the object", containing all its visible pixels, so it would draw
-# one box around both visible parts. A semantic label map only says "triangle" for each
-# pixel: it cannot tell one occluded triangle from two triangles, nor two overlapping
-# triangles from one. Telling objects apart is what *instance* segmentation adds. FCN,
-# and this course, solve semantic segmentation.
+# one box around both visible parts. A semantic label map only says "circle" for each
+# pixel: it cannot tell one occluded circle from two circles, nor two overlapping
+# circles from one. Telling objects apart is what *instance* segmentation adds. FCN,
+# and this course, solve semantic segmentation. (A label map can split an object with no
+# occluder, too: where an object narrows to a neck about 2 pixels wide between two other
+# labels, the void band of section 3 can cover the whole neck.)
 #
 # ## 3. Label maps, the palette and the void label
 #
-# A label map is just an integer array: one class id per pixel, 0 for background. Here
-# is a 10×12 patch across the left border of the circle, as numbers:
+# A label map is just an integer array: one class id per pixel, 0 for background. The
+# course keeps what it knows about label maps in one module, `fcn_lessons.labels`: the
+# void label, the palette, borders. Here is a 10×12 patch across the left border of the
+# circle of the first scene, as numbers:
 
 # %%
-CIRCLE = data.CLASS_NAMES.index("circle")
 _, x, y, width, height = next(box for box in boxes if box[0] == CIRCLE)
 top, left = y + height // 2 - 5, x - 6  # 10 rows around its middle, 12 columns across its left edge
 print(scene_mask[top:top + 10, left:left + 12])
@@ -180,18 +181,18 @@ print(scene_mask[top:top + 10, left:left + 12])
 # such a band around every object, and also marks regions too hard to label, with 255;
 # this data set marks a 2-pixel band between any two labels in the same way. Void pixels
 # are **ignored**: the loss does not train on them, and the metrics do not count them.
-# Two bugs hide here: treating void as a 22nd class, and turning it into background (it
-# teaches the network that outlines are background, and it distorts the scores, as
-# section 6 shows).
+# Two bugs hide here: treating void as one more class (a sixth, in this course), and
+# turning it into background (it teaches the network that outlines are background, and it
+# distorts the scores, as section 6 shows).
 #
 # To *look* at a label map we colour it with the **VOC palette**: class id i gets a fixed
 # colour (background black, class 1 dark red, class 2 dark green...), and void 255 a light
-# cream. `viz.colorize` does that:
+# cream. The palette is `labels.VOC_PALETTE`; `viz.colorize` paints a label map with it:
 
 # %%
-for class_id in (*range(data.NUM_CLASSES), data.VOID_LABEL):
+for class_id in (*range(data.NUM_CLASSES), labels.VOID_LABEL):
     name = data.CLASS_NAMES[class_id] if class_id < data.NUM_CLASSES else "void"
-    print(f"{class_id:3d} {name:10s} RGB {tuple(int(v) for v in viz.VOC_PALETTE[class_id])}")
+    print(f"{class_id:3d} {name:10s} RGB {tuple(int(v) for v in labels.VOC_PALETTE[class_id])}")
 
 # %% [markdown]
 # VOC stores label maps as **palette PNGs**: each pixel holds an *index* (the class id), and
@@ -256,7 +257,7 @@ for mask in masks:
         areas += list(stats[1:count, cv2.CC_STAT_AREA] / IMAGE_SIZE**2)
 print(f"{len(areas)} object regions; share of the image: median {np.median(areas):.1%}, "
       f"95th percentile {np.percentile(areas, 95):.1%}, largest {max(areas):.1%}")
-labelled = np.count_nonzero(masks != data.VOID_LABEL)
+labelled = np.count_nonzero(masks != labels.VOID_LABEL)
 pixel_shares = np.bincount(masks.ravel(), minlength=256)[:data.NUM_CLASSES] / labelled
 print("share of labelled pixels:", {name: round(float(s), 3) for name, s in zip(data.CLASS_NAMES, pixel_shares)})
 
@@ -273,7 +274,7 @@ print("share of labelled pixels:", {name: round(float(s), 3) for name, s in zip(
 # %%
 NEIGHBOURHOOD = 9  # pixels: the field of a small network (lesson 02 computes such fields)
 interior = data.interior_pixels(masks, window=NEIGHBOURHOOD)
-object_pixels = (masks > 0) & (masks != data.VOID_LABEL)
+object_pixels = (masks > 0) & (masks != labels.VOID_LABEL)
 print(f"object pixels whose {NEIGHBOURHOOD}×{NEIGHBOURHOOD} neighbourhood is one class: "
       f"{interior.sum() / object_pixels.sum():.1%}")
 YELLOW = [1.0, 0.85, 0.0]
@@ -364,7 +365,7 @@ except ValueError as error:
 NEW_SIZE = (100, 100)  # (width, height) for cv2: not a multiple of 64, so pixels blend
 bilinear = cv2.resize(masks[0], NEW_SIZE, interpolation=cv2.INTER_LINEAR)
 nearest = cv2.resize(masks[0], NEW_SIZE, interpolation=cv2.INTER_NEAREST_EXACT)
-valid = np.isin(bilinear, [*range(data.NUM_CLASSES), data.VOID_LABEL])
+valid = np.isin(bilinear, [*range(data.NUM_CLASSES), labels.VOID_LABEL])
 print(f"bilinear: {len(np.unique(bilinear))} different labels, e.g. {np.unique(bilinear[~valid])[::40].tolist()}; "
       f"{np.count_nonzero(~valid)} pixels hold ids that are no class at all")
 print("nearest: labels", np.unique(nearest).tolist())
@@ -386,10 +387,13 @@ print(f"{'PIL nearest':20s}", np.asarray(Image.fromarray(ROW).resize(THIRD, Imag
 
 # %% [markdown]
 # The area-averaged image puts output pixel 0 at input pixel 1 (the mean of 0, 1, 2);
-# plain `INTER_NEAREST` takes pixel 0 for it, so its mask sits up to a pixel up and left of
-# its image, more at larger factors. On the course data the two nearest flavours disagree
-# on a sizeable share of pixels, which is why `read_voc(..., size=...)` resizes masks with
-# `INTER_NEAREST_EXACT` (and images with area or bilinear interpolation):
+# plain `INTER_NEAREST` takes pixel 0 for it. Shrinking by a factor f, output pixel x covers
+# input pixels `x·f` to `x·f + f - 1`, centred at `x·f + (f - 1)/2`; plain `INTER_NEAREST`
+# reads `x·f`, so its mask sits `(f - 1)/2` input pixels up and left of its image (one
+# input pixel here), which is under half an output pixel. On the course data the two
+# nearest flavours disagree on a sizeable share of pixels, which is why `read_voc(...,
+# size=...)` resizes masks with `INTER_NEAREST_EXACT` (and images with area or bilinear
+# interpolation):
 
 # %%
 SMALL = (24, 24)  # (width, height): a 64 → 24 shrink, 8/3 input pixels per output pixel
@@ -438,15 +442,15 @@ assert fractional.any() and refused
 # A 4×5 image with 3 classes and three void pixels (255), and a prediction for it:
 
 # %%
-labels = np.array([[0, 0, 0, 1, 1],
-                   [0, 0, 1, 1, 1],
-                   [0, 2, 2, 1, 255],
-                   [0, 2, 2, 255, 255]], np.uint8)
+example_labels = np.array([[0, 0, 0, 1, 1],
+                           [0, 0, 1, 1, 1],
+                           [0, 2, 2, 1, 255],
+                           [0, 2, 2, 255, 255]], np.uint8)
 predicted = np.array([[0, 0, 0, 0, 1],
                       [0, 0, 1, 1, 1],
                       [0, 0, 2, 1, 1],
                       [2, 2, 2, 2, 1]], np.uint8)
-confusion = metrics.confusion_matrix(labels, predicted, num_classes=3)
+confusion = metrics.confusion_matrix(example_labels, predicted, num_classes=3)
 print(confusion)
 
 # %% [markdown]
@@ -478,9 +482,10 @@ print("IU per class:", np.round(scores["per_class_iou"], 3))
 #
 # ### Trap 1: pixel accuracy alone
 #
-# A "model" that answers *background* everywhere, on the 300 scenes of section 4.
-# **Predict first** (exercise 0.4): what mean IU will it get? The background share printed
-# in section 4 is all you need. Then run the cell:
+# A "model" that answers *background* everywhere, on the 300 scenes of section 4. Before
+# reading its scores, work out from the background share printed in section 4 what each of
+# the four should be (exercise 0.4 then asks you for one of them on other scenes, whose
+# shares only the exercise prints):
 
 # %%
 all_background = np.zeros_like(masks)
@@ -492,39 +497,44 @@ print(metrics.format_scores(metrics.segmentation_scores(metrics.confusion_matrix
 # say the truth: each class counts once, and only one class of five is found, at the
 # cost of flooding it. This is why the paper reports mean IU, and why accuracy as the
 # only metric (as in several popular tutorials) misleads. Frequency weighted IU (69%)
-# weighs classes by their pixels, so, like pixel accuracy, it is dominated by background.
+# weighs classes by their pixels, so, like pixel accuracy, it is dominated by background
+# (exactly how is exercise 0.4).
 #
 # Now a model that does find the objects, but coarsely. A network's **output stride** is
 # the number of input pixels between neighbouring output cells: FCN-32s scores one cell
 # per 32×32 pixels, FCN-8s one per 8×8 (lessons 02-05). What does a stride of 8 cost by
 # itself? Take an **oracle**: it reads the *true* labels and gives each 8×8 cell the true
 # share of each class, then upsamples these scores bilinearly, as FCN does
-# (`receptive.coarse_oracle`, which lesson 02 uses too). It is never wrong about a cell,
+# (`labels.coarse_oracle`, which lessons 02 and 03 use too). It is never wrong about a cell,
 # so its errors come from the stride and the upsampling alone. (The FCN paper's appendix A,
 # arXiv version, computes such "approximate upper bounds" from VOC's labels: mean IU 96.4
 # at a factor of 8, 86.1 at 32.)
 
 # %%
 STRIDE = 8  # pixels per output cell, as FCN-8s' finest prediction
-oracle = receptive.coarse_oracle(masks, STRIDE, data.NUM_CLASSES)
+oracle = labels.coarse_oracle(masks, STRIDE, data.NUM_CLASSES)
 oracle_confusion = metrics.confusion_matrix(masks, oracle, data.NUM_CLASSES)
 print(metrics.format_scores(metrics.segmentation_scores(oracle_confusion), data.CLASS_NAMES))
+errors = oracle_confusion - np.diag(np.diag(oracle_confusion))  # off the diagonal: the wrong pixels
+print("share of each shape's wrong pixels predicted as background:",
+      {name: round(float(e[0] / e.sum()), 2) for name, e in zip(data.CLASS_NAMES[1:], errors[1:])})
 viz.plot_confusion(oracle_confusion, data.CLASS_NAMES)
 plt.show()
 
 # %% [markdown]
 # The confusion matrix (each row normalised to the true class's pixels) shows where the
-# errors go: mostly object pixels lost to background at their borders, and thin parts
-# (triangle tips, cross arms) lost altogether.
+# errors go: about nine in ten wrong pixels of every shape are predicted as background (the
+# first column); the oracle seldom mistakes one shape for another. *Where* those pixels lie
+# (near the borders) is what section 7 measures.
 #
 # **Void counted as background** flatters or punishes a model depending on what it does at
 # the borders. The same oracle, scored with void turned into background:
 
 # %%
-void_as_background = np.where(masks == data.VOID_LABEL, 0, masks)
+void_as_background = np.where(masks == labels.VOID_LABEL, 0, masks)
 print(metrics.format_scores(metrics.segmentation_scores(
     metrics.confusion_matrix(void_as_background, oracle, data.NUM_CLASSES))))
-print(f"(void is {np.mean(masks == data.VOID_LABEL):.1%} of all pixels)")
+print(f"(void is {np.mean(masks == labels.VOID_LABEL):.1%} of all pixels)")
 
 # %% [markdown]
 # ### Trap 2: a bilinear-resized mask
@@ -579,30 +589,34 @@ assert abs(float(keras_metric.result()) - numpy_value) < 1e-6  # float32 counts 
 # mean. On the oracle's logits it agrees with the course's metric:
 
 # %%
-keras_own = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL, sparse_y_pred=False)
+keras_own = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=labels.VOID_LABEL, sparse_y_pred=False)
 keras_own.update_state(masks, logits)
 print(f"keras.metrics.MeanIoU: {float(keras_own.result()):.4f}")
 assert abs(float(keras_own.result()) - numpy_value) < 1e-6
 try:  # the default, sparse_y_pred=True, expects class ids
-    keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL).update_state(masks, logits)
+    keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=labels.VOID_LABEL).update_state(masks, logits)
 except Exception as error:  # noqa: BLE001 - the type is what we show
     print("with the default sparse_y_pred=True and scores:", type(error).__name__, "(shapes do not match)")
 
 # %% [markdown]
 # Where it falls short of the course's metrics. It returns one number: no per-class IU
 # (one `keras.metrics.IoU(..., target_class_ids=[c])` per class), no mean accuracy, no
-# frequency weighted IU, and the pixel accuracy of Keras' accuracy metrics counts void
-# pixels as errors. And it never says that labels are wrong:
+# frequency weighted IU. And the pixel accuracy of Keras' accuracy metrics counts void
+# pixels as errors:
 
 # %%
 accuracy = keras.metrics.SparseCategoricalAccuracy()
 accuracy.update_state(masks, logits)
 course_accuracy = metrics.segmentation_scores(oracle_confusion)["pixel_accuracy"]
-labelled_share = np.mean(masks != data.VOID_LABEL)
+labelled_share = np.mean(masks != labels.VOID_LABEL)
 print(f"pixel accuracy: Keras {float(accuracy.result()):.3f} (void counted as wrong), "
       f"course {course_accuracy:.3f} (void ignored) × labelled share {labelled_share:.3f} "
       f"= {course_accuracy * labelled_share:.3f}")
 assert abs(float(accuracy.result()) - course_accuracy * labelled_share) < 1e-4  # no prediction is 255
+
+# %% [markdown]
+# Nor does `MeanIoU` ever say that the labels are wrong. Feed it, as labels, masks resized
+# bilinearly (the trap of section 5), and the oracle's predictions resized correctly:
 
 # %% tags=["nbval-ignore-output"]
 SHOWN_MASKS = 20  # a few masks are enough to show it
@@ -610,7 +624,7 @@ resized_labels = np.stack([cv2.resize(mask, NEW_SIZE, interpolation=cv2.INTER_LI
                            for mask in masks[:SHOWN_MASKS]])
 resized_predictions = np.stack([cv2.resize(mask, NEW_SIZE, interpolation=cv2.INTER_NEAREST_EXACT)
                                 for mask in oracle[:SHOWN_MASKS].astype(np.uint8)])
-bad_labels = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=data.VOID_LABEL)
+bad_labels = keras.metrics.MeanIoU(data.NUM_CLASSES, ignore_class=labels.VOID_LABEL)
 try:
     bad_labels.update_state(resized_labels, resized_predictions)
     print(f"Keras {keras.__version__}, bilinear-resized labels: mean IU {float(bad_labels.result()):.3f}, no error")
@@ -632,14 +646,15 @@ except ValueError as error:
 #
 # Mean IU over a whole image is dominated by the interiors of objects. To compare how well
 # networks place *borders*, lesson 05 also scores only the pixels within a few pixels of
-# a label border: the "trimap" evaluation (Kohli et al. 2009; used by DeepLab, Chen et
-# al. 2015, to show what finer outputs gain). `metrics.boundary_band` draws that band and
+# a label border: the "trimap" evaluation (Kohli et al. 2009; DeepLab, Chen et al. 2015,
+# used it to show how much its multi-scale features and its fully connected CRF improve the
+# results near object boundaries). `labels.boundary_band` draws that band and
 # `metrics.trimap_scores` scores inside it. For oracles of output stride 4, 8 and 16:
 
 # %%
 BAND_WIDTHS = (1, 2, 4, 8, 16)  # pixels from a label border
 ORACLE_STRIDES = (4, 8, 16)
-curves = {stride: [metrics.trimap_scores(masks, receptive.coarse_oracle(masks, stride, data.NUM_CLASSES),
+curves = {stride: [metrics.trimap_scores(masks, labels.coarse_oracle(masks, stride, data.NUM_CLASSES),
                                          data.NUM_CLASSES, width)["mean_iou"] for width in BAND_WIDTHS]
           for stride in ORACLE_STRIDES}
 for stride, curve in curves.items():
@@ -651,7 +666,7 @@ assert all(np.diff(curve).min() > 0 for curve in curves.values()) and gap[0] > g
 # %%
 SHOWN_WIDTH = 4  # pixels: the band drawn on the left
 fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.4), width_ratios=(1, 2))
-band = metrics.boundary_band(masks[0], SHOWN_WIDTH)
+band = labels.boundary_band(masks[0], SHOWN_WIDTH)
 axes[0].imshow(np.where(band[..., None], viz.colorize(masks[0]), 255))
 axes[0].set_title(f"the band of {SHOWN_WIDTH} px (white: outside)", fontsize=10)
 axes[0].set_axis_off()
@@ -688,7 +703,8 @@ print(f"peak memory of this kernel: {peak:.0f} MiB" if peak else "peak memory: n
 #   (uint8 class ids, 0 background), shown in the VOC palette. It knows classes, not
 #   objects (separating objects is instance segmentation). FCN solves this task.
 # - Void (255) marks ambiguous pixels (object outlines in VOC). The loss and the metrics
-#   ignore it; it is neither a class nor background.
+#   ignore it; it is neither a class nor background. `fcn_lessons.labels` holds the void
+#   label, the palette and the borders of label maps.
 # - The course's shapes are told apart by shape, not colour; big objects have flat
 #   interiors that only a large receptive field can label.
 # - Data live in the PASCAL VOC layout; masks are palette PNGs, resized only with centred
@@ -700,6 +716,7 @@ print(f"peak memory of this kernel: {peak:.0f} MiB" if peak else "peak memory: n
 # %% [markdown]
 # **Exercises** (`exercises/00_setup_and_task.ipynb`): 0.1 the confusion matrix with the
 # void label ignored; 0.2 mean IU; 0.3 mean accuracy, and why the all-background model
-# scores what it scores; 0.4 predict, then run: the all-background model's mean IU.
+# scores what it scores; 0.4 predict, then run: the all-background model's frequency
+# weighted IU on scenes with bigger objects.
 #
 # Next: lesson 01 turns a classifier into a network that outputs a map of class scores.

@@ -14,6 +14,13 @@ from fcn_lessons.checks import metrics as metric_checks
 from fcn_lessons.checks._core import GRADING_SEED_ENV, CaseFailure, NotDone, case_rng
 
 
+def _in_notebook(source: str, name: str, **namespace):
+    """The function ``name`` defined by ``source`` as a notebook cell would define it (module ``__main__``)."""
+    namespace.update(__name__="__main__", np=np, metrics=metrics)
+    exec(source, namespace)  # noqa: S102 - test code, fixed strings
+    return namespace[name]
+
+
 # --- Exercise 0.1: confusion matrix -----------------------------------------------------------
 
 def _counts(labels, predictions, n, *, keep_void=False, transpose=False, int64=True, minlength=True,
@@ -90,6 +97,17 @@ MISTAKES_0_1 = {
         np.bincount(np.ravel(labels)[np.ravel(labels) != ignore_label], minlength=num_classes),
     "float ratios instead of counts": lambda labels, predictions, num_classes, ignore_label=255:
         (lambda c: c / c.sum())(_counts(labels, predictions, num_classes, ignore=ignore_label)),
+    # the reviewer's: right whenever void is above the classes, wrong for ignore_label=-1
+    "keeps labels below num_classes (ignore_label unused)": lambda labels, predictions, num_classes, ignore_label=255:
+        (lambda l, p: np.bincount(num_classes * l[l < num_classes] + p[l < num_classes],
+                                  minlength=num_classes ** 2).reshape(num_classes, num_classes))(
+            np.asarray(labels).astype(np.int64), np.asarray(predictions).astype(np.int64)),
+    "a notebook lambda around metrics.confusion_matrix": _in_notebook(
+        "answer = lambda l, p, n, ignore_label=255: metrics.confusion_matrix(l, p, n, ignore_label)", "answer"),
+    "a notebook function around the course's from-import": _in_notebook(
+        "from fcn_lessons.metrics import confusion_matrix as course\n"
+        "def confusion_matrix(labels, predictions, num_classes, ignore_label=255):\n"
+        "    return course(labels, predictions, num_classes, ignore_label)\n", "confusion_matrix"),
 }
 
 HINTS_0_1 = {
@@ -97,7 +115,10 @@ HINTS_0_1 = {
     "void turned into background": r"void pixels were counted \(as background\)",
     "rows and columns swapped": "yours is transposed",
     "uint8 overflow in num_classes * label": "overflows above 255",
-    "no minlength: matrix too small when classes are absent": r"minlength=num_classes\*\*2",
+    "no minlength: matrix too small when classes are absent": "how do you make the counts that long",
+    "keeps labels below num_classes (ignore_label unused)": "raised ValueError",
+    "a notebook lambda around metrics.confusion_matrix": "your lambda uses fcn_lessons.metrics.confusion_matrix",
+    "a notebook function around the course's from-import": "your function confusion_matrix uses fcn_lessons.metrics",
 }
 
 
@@ -156,6 +177,11 @@ MISTAKES_0_2 = {
     "per-class IU returned": _quiet(lambda c, h, r, k, iou, acc: iou),
     "frequency weighted IU": _quiet(lambda c, h, r, k, iou, acc: np.nansum(r / c.sum() * iou)),
     "returns a string": lambda confusion: "0.5",
+    "background left out of the mean": _quiet(lambda c, h, r, k, iou, acc: np.nanmean(iou[1:])),
+    "epsilon in the union: absent classes count as 0": _quiet(lambda c, h, r, k, iou, acc: np.mean(h / (r + k - h + 1e-10))),
+    "a notebook helper calling segmentation_scores": _in_notebook(
+        "def scores(c):\n    return metrics.segmentation_scores(c)\n"
+        "def mean_iou(c):\n    return scores(c)['mean_iou']\n", "mean_iou"),
 }
 
 HINTS_0_2 = {
@@ -167,6 +193,8 @@ HINTS_0_2 = {
     "union without subtracting the overlap": "counts the correct pixels once",
     "per-class IU returned": "average them",
     "frequency weighted IU": "frequency weighted IU",
+    "epsilon in the union: absent classes count as 0": "do not count it as 0",
+    "a notebook helper calling segmentation_scores": "uses fcn_lessons.metrics.segmentation_scores",
 }
 
 
@@ -231,20 +259,23 @@ def _predicts(value):
     return lambda: value
 
 
+SHARE_0_4 = 0.589  # the background share the exercise prints for its scenes (PREDICTION_SCENES)
+
 MISTAKES_0_4 = {
-    "the pixel accuracy (background share)": _predicts(0.833),
+    "the background share (its IU, unweighted)": _predicts(SHARE_0_4),
+    "the mean IU (share / 5)": _predicts(SHARE_0_4 / 5),
     "the mean accuracy (1/5)": _predicts(0.2),
     "zero: it finds nothing": _predicts(0.0),
-    "the frequency weighted IU": _predicts(0.694),
-    "averaged over the four object classes only": _predicts(0.833 / 4),
-    "VOC's 3/4 instead of the measured share": _predicts(0.75 / 5),
-    "a percentage": _predicts(16.7),
-    "a string": _predicts("0.167"),
+    "lesson 00's f.w. IU, not these scenes'": _predicts(0.694),
+    "share / 4 (object classes only)": _predicts(SHARE_0_4 / 4),
+    "share weighted by lesson 00's share": _predicts(SHARE_0_4 * 0.833),
+    "a percentage": _predicts(34.7),
+    "a string": _predicts("0.347"),
     "a bool": _predicts(True),
 }
 
 HINTS_0_4 = {
-    "the pixel accuracy (background share)": r"Why: Every pixel is predicted background",
+    "the background share (its IU, unweighted)": r"Why: Every pixel is predicted background",
     "a percentage": "as a fraction between 0 and 1",
     "a string": "must be a number",
     "a bool": "must be a number",
@@ -253,7 +284,7 @@ HINTS_0_4 = {
 
 SPECS = [
     CheckSpec(checks.check_confusion_matrix, reference=metrics.confusion_matrix, learner=_loops,
-              mistakes=MISTAKES_0_1, hints=HINTS_0_1, passed=r"6 random cases match the reference counts",
+              mistakes=MISTAKES_0_1, hints=HINTS_0_1, passed=r"7 random cases match the reference counts",
               hard_coded=_hard_coded_confusion),
     CheckSpec(checks.check_mean_iou, reference=lambda confusion: metrics.segmentation_scores(confusion)["mean_iou"],
               learner=_mean_iou_learner, mistakes=MISTAKES_0_2, hints=HINTS_0_2,
@@ -262,8 +293,8 @@ SPECS = [
               reference=lambda confusion: metrics.segmentation_scores(confusion)["mean_accuracy"],
               learner=_mean_accuracy_learner, mistakes=MISTAKES_0_3, hints=HINTS_0_3, call=_run_0_3,
               passed=r"statement 'b' is right", hard_coded=_hard_coded_score("mean_accuracy")),
-    CheckSpec(checks.check_all_background_prediction, reference=_predicts(0.833 / 5), learner=_predicts(0.17),
-              mistakes=MISTAKES_0_4, hints=HINTS_0_4, passed=r"measured 0\.167",
+    CheckSpec(checks.check_all_background_prediction, reference=_predicts(SHARE_0_4 ** 2), learner=_predicts(0.35),
+              mistakes=MISTAKES_0_4, hints=HINTS_0_4, passed=r"measured 0\.347",
               call=lambda answer: checks.check_all_background_prediction(_prediction_of(answer))),
 ]
 
@@ -300,10 +331,42 @@ def test_trap_statement_b_is_what_the_course_data_gives():
     assert scores["mean_iou"] == pytest.approx(scores["pixel_accuracy"] / data.NUM_CLASSES)
 
 
-def test_0_4_measurement_is_the_lessons():
+def test_0_4_measurement_is_the_background_share_squared():
+    scores, share = metric_checks.all_background_scores()
+    assert share == pytest.approx(SHARE_0_4, abs=5e-4)
+    assert scores["frequency_weighted_iou"] == pytest.approx(share ** 2)
+    # every named mistake is further from the measurement than the tolerance; the rounded share² is not
+    wrong = [v() for v in MISTAKES_0_4.values() if isinstance(v(), float)]
+    assert min(abs(w - scores["frequency_weighted_iou"]) for w in wrong) > 5 * metric_checks.PREDICTION_TOLERANCE
+    assert abs(round(share, 3) ** 2 - scores["frequency_weighted_iou"]) < metric_checks.PREDICTION_TOLERANCE
+
+
+def test_0_4_is_not_printed_by_lesson_00():
+    """The lesson's own scenes give other numbers: the exercise's f.w. IU cannot be read off the lesson."""
+    lesson, lesson_share = metric_checks.all_background_scores(metric_checks.COURSE_SCENES)
+    exercise, _ = metric_checks.all_background_scores()
+    assert lesson_share == pytest.approx(0.833, abs=5e-4)
+    for key in ("pixel_accuracy", "mean_iou", "frequency_weighted_iou"):
+        assert abs(lesson[key] - exercise["frequency_weighted_iou"]) > 0.1
+
+
+def test_0_3_and_0_4_use_lesson_00s_numbers():
     measured, share = metric_checks.all_background_mean_iou()
     assert measured == pytest.approx(0.1666, abs=1e-3) and share == pytest.approx(0.833, abs=5e-4)
-    assert metric_checks.PREDICTION_TOLERANCE < abs(0.2 - measured)  # 1/5 is a wrong prediction
+
+
+def test_0_1_to_0_3_forbid_the_metrics_module():
+    for check in (checks.check_confusion_matrix, checks.check_mean_iou, checks.check_mean_accuracy):
+        assert check.forbidden == ("fcn_lessons.metrics",)
+    assert checks.check_all_background_prediction.forbidden == ()
+
+
+def test_a_notebook_answer_using_numpy_only_is_not_refused(capsys):
+    answer = _in_notebook("def mean_iou(c):\n    c = np.asarray(c, float)\n    d = np.diag(c)\n"
+                          "    with np.errstate(all='ignore'):\n"
+                          "        return float(np.nanmean(d / (c.sum(0) + c.sum(1) - d)))\n", "mean_iou")
+    checks.check_mean_iou(answer)
+    assert "Exercise 0.2 passed" in capsys.readouterr().out
 
 
 def test_0_4_stub_is_not_done():

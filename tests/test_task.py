@@ -126,3 +126,28 @@ def test_soft_iou_by_hand():
     assert task.soft_mean_iou(labels, probs) == pytest.approx((0.75 / 1.5 + 0.5 / 1.25) / 2)
     with pytest.raises(ValueError, match=r"labels.shape \+ \(classes,\)"):
         task.soft_mean_iou(labels, probs[:2])
+
+
+def test_label_zoom_shows_the_whole_scene_by_default():
+    images, masks = data.make_shapes(1, 64, seed=3)
+    fig = task.plot_label_zoom(images[0], masks[0], data.CLASS_NAMES)
+    assert fig.axes[1].get_images()[0].get_array().shape[:2] == (64, 64)
+    plt.close(fig)
+
+
+def test_lesson_00s_occlusion_scene_cuts_one_circle_in_two_by_more_than_the_void_band():
+    """Lesson 00, section 2: seed 3880 (128 px, 4 objects) holds one circle, cut in two by the cross.
+
+    The two circle regions are at least 10 pixels apart: the cross separates them, not the
+    2-pixel void band (which alone can cut a thin neck: seed 3's triangle, the reviewer's case).
+    """
+    import cv2
+
+    images, masks = data.make_shapes(1, 128, seed=3880, num_objects=(4, 4))
+    circle = data.CLASS_NAMES.index("circle")
+    regions = [box for box in task.region_boxes(masks[0], data.NUM_CLASSES) if box[0] == circle]
+    assert len(regions) == 2 and not task.lone_objects(masks[0])
+    count, ids = cv2.connectedComponents((masks[0] == circle).astype(np.uint8), connectivity=8)
+    first, second = ids == 1, ids == 2
+    gap = cv2.distanceTransform((~first).astype(np.uint8), cv2.DIST_L2, 5)[second].min()
+    assert gap >= 10

@@ -5,7 +5,12 @@
 - 0.3 ``check_mean_accuracy(fn, trap_answer)``: mean accuracy, and the explanation (one of
   ``TRAP_CHOICES``) of what the all-background model scores.
 - 0.4 ``check_all_background_prediction(prediction)``: "predict, then run": the learner's
-  prediction of the all-background model's mean IU on the course data.
+  prediction of the all-background model's frequency weighted IU on scenes with bigger
+  objects (``PREDICTION_SCENES``), whose class shares the exercise prints and lesson 00 does
+  not: the number must be derived (f.w. IU = the background share squared), not read off.
+
+Exercises 0.1-0.3 may not use ``fcn_lessons.metrics`` (``FORBIDDEN``): a learner's
+function that calls it is refused, like the course's function handed over directly.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from fcn_lessons.checks._core import (CaseFailure, NotDone, case_rng, cases, che
                                       passed)
 
 __all__ = ["check_confusion_matrix", "check_mean_iou", "check_mean_accuracy",
-           "check_all_background_prediction", "TRAP_CHOICES"]
+           "check_all_background_prediction", "TRAP_CHOICES", "PREDICTION_SCENES"]
 
 _SEED = 1  # the checks draw their own random cases; the learner's seed is untouched
 _RTOL = 1e-6  # float32 arithmetic is fine; every plausible mistake is off by far more
+FORBIDDEN = ("fcn_lessons.metrics",)  # exercises 0.1-0.3 compute what this module computes
 
 
 # --- Exercise 0.1: confusion matrix ---------------------------------------------------------
@@ -50,6 +56,8 @@ def _confusion_cases(rng):
     out.append(("void marked 99 (ignore_label=99), 3 classes", labels, preds, 3, 99))
     labels, preds = _label_maps(rng, (4, 15), 2, void_share=0.0)
     out.append(("no void at all, 2 classes", labels, preds, 2, "default"))
+    labels, preds = _label_maps(rng, (5, 9), 4, void_share=0.2, void=-1, dtype=np.int64)
+    out.append(("void marked -1 (ignore_label=-1, as Keras allows), int64, 4 classes", labels, preds, 4, -1))
     return out
 
 
@@ -86,7 +94,7 @@ def _diagnose_confusion(received, labels, preds, num_classes, ignore) -> str | N
         return None
     if got.ndim == 2 and got.shape[0] == got.shape[1] and got.shape[0] < num_classes:
         return (f"the matrix must be num_classes × num_classes ({num_classes}×{num_classes}) even when "
-                "the last classes never occur: use np.bincount(..., minlength=num_classes**2).")
+                "the last classes never occur in the maps: how do you make the counts that long?")
     for name, variant in _confusion_variants(labels, preds, num_classes, ignore).items():
         if got.shape == variant.shape and np.array_equal(got, variant):
             return _CONFUSION_HINTS[name]
@@ -95,14 +103,13 @@ def _diagnose_confusion(received, labels, preds, num_classes, ignore) -> str | N
     return None
 
 
-@exercise_check("0.1")
+@exercise_check("0.1", forbidden=FORBIDDEN)
 def check_confusion_matrix(fn) -> None:
     """Exercise 0.1: ``fn(labels, predictions, num_classes, ignore_label=255) -> (C, C)`` counts."""
     rng = case_rng(_SEED)
     configs = _confusion_cases(rng)
-    hint = ("Keep the pixels whose label is not ignore_label; count pairs (label i, prediction j) "
-            "into entry [i, j], e.g. np.bincount(num_classes * label + prediction, "
-            "minlength=num_classes**2).reshape(num_classes, num_classes).")
+    hint = ("Entry [i, j] counts the pixels labelled i and predicted j, among the pixels whose label is not "
+            "ignore_label. Compare your matrix with the expected one: which entries differ, and by how much?")
     for case, (_, labels, preds, n, ignore) in zip(cases("0.1", [c[0] for c in configs], hint), configs):
         kwargs = {} if ignore == "default" else {"ignore_label": ignore}
         expected = metrics.confusion_matrix(labels, preds, n, **kwargs)
@@ -229,7 +236,7 @@ def _check_score(fn, exercise: str, key: str, what: str, hint: str) -> int:
     return len(configs)
 
 
-@exercise_check("0.2")
+@exercise_check("0.2", forbidden=FORBIDDEN)
 def check_mean_iou(fn) -> None:
     """Exercise 0.2: ``fn(confusion (C, C)) -> float`` mean IU as in the FCN paper."""
     count = _check_score(fn, "0.2", "mean_iou", "mean IU",
@@ -268,7 +275,7 @@ def _check_trap_answer(trap_answer) -> None:
                           f"Why not: {_TRAP_WHY[choice]}\nRead the statements again and pick another.")
 
 
-@exercise_check("0.3")
+@exercise_check("0.3", forbidden=FORBIDDEN)
 def check_mean_accuracy(fn, trap_answer) -> None:
     """Exercise 0.3: ``fn(confusion (C, C)) -> float`` mean accuracy as in the FCN paper, and
     ``trap_answer``, the letter (one of ``TRAP_CHOICES``) of the statement that explains
@@ -284,33 +291,48 @@ def check_mean_accuracy(fn, trap_answer) -> None:
 # --- Exercise 0.4: predict, then run ---------------------------------------------------------
 
 COURSE_SCENES = {"num_images": 300, "image_size": 64, "seed": 1}  # lesson 00, section 4
-PREDICTION_TOLERANCE = 0.01  # in mean IU: 0.833 / 5 read off the printed share passes, 1/5 or 3/4 / 5 not
+# Exercise 0.4's scenes: bigger objects than lesson 00's, so their background share (printed by
+# the exercise, never by the lesson) is far from the lesson's 0.833.
+PREDICTION_SCENES = {"num_images": 200, "image_size": 64, "seed": 5, "object_size": (0.4, 0.9),
+                     "num_objects": (2, 4)}
+# In f.w. IU: share² read off the printed shares (3 decimals) passes; the share itself, share / 5
+# (mean IU), 1/5, share / 4 and the lesson's 0.833² are all at least 0.1 away.
+PREDICTION_TOLERANCE = 0.01
+
+
+def all_background_scores(scenes: dict | None = None) -> tuple[dict, float]:
+    """(the four scores, background share of the labelled pixels) of the model that predicts
+    background everywhere, on ``make_shapes(**scenes)`` (default ``PREDICTION_SCENES``)."""
+    from fcn_lessons import data
+
+    _, masks = data.make_shapes(**(PREDICTION_SCENES if scenes is None else scenes))
+    scores = metrics.segmentation_scores(metrics.confusion_matrix(masks, np.zeros_like(masks), data.NUM_CLASSES))
+    return scores, scores["pixel_accuracy"]
 
 
 def all_background_mean_iou() -> tuple[float, float]:
-    """(mean IU, background share of the labelled pixels) of the all-background model on the
-    course scenes of lesson 00 (``COURSE_SCENES``)."""
-    from fcn_lessons import data
-
-    _, masks = data.make_shapes(**COURSE_SCENES)
-    scores = metrics.segmentation_scores(metrics.confusion_matrix(masks, np.zeros_like(masks), data.NUM_CLASSES))
-    return scores["mean_iou"], scores["pixel_accuracy"]
+    """(mean IU, background share) of the all-background model on lesson 00's scenes (``COURSE_SCENES``)."""
+    scores, share = all_background_scores(COURSE_SCENES)
+    return scores["mean_iou"], share
 
 
 @exercise_check("0.4")
 def check_all_background_prediction(prediction) -> None:
-    """Exercise 0.4: the learner's prediction (a fraction) of the mean IU of the model that
-    predicts background everywhere, against the measurement on the course scenes."""
+    """Exercise 0.4: the learner's prediction (a fraction) of the frequency weighted IU of the
+    model that predicts background everywhere, against the measurement on ``PREDICTION_SCENES``."""
     if prediction is Ellipsis or prediction is None:
         raise NotDone("Exercise 0.4 is not done yet: write your prediction first (replace the ... in its "
                       "exercise cell), run that cell, then this one.")
     if isinstance(prediction, (int, float, np.integer, np.floating)) and not isinstance(prediction, bool) \
             and 1 < prediction <= 100:
-        raise CaseFailure(f"Exercise 0.4: write the mean IU as a fraction between 0 and 1 (e.g. 0.25 for 25%); "
-                          f"received {prediction!r}.")
-    measured, share = all_background_mean_iou()
-    explanation = (f"Every pixel is predicted background, so background's union is every labelled pixel and "
-                   f"its IU is its share, {share:.3f}; each object class's IU is 0 (nothing right), and all "
-                   f"five classes are labelled, so mean IU = {share:.3f} / 5 = {measured:.3f}.")
-    check_prediction("0.4", prediction, measured, what="the mean IU of the all-background model",
+        raise CaseFailure(f"Exercise 0.4: write the frequency weighted IU as a fraction between 0 and 1 "
+                          f"(e.g. 0.25 for 25%); received {prediction!r}.")
+    scores, share = all_background_scores()
+    measured = scores["frequency_weighted_iou"]
+    explanation = (f"Every pixel is predicted background, so background's union is every labelled pixel and its "
+                   f"IU is its share, {share:.3f}; each object class's IU is 0 (nothing right). Frequency "
+                   f"weighted IU weighs each class's IU by the class's share of the labelled pixels, so only "
+                   f"background's term is left: {share:.3f} × {share:.3f} = {measured:.3f}. (Mean IU, which "
+                   f"weighs the five classes alike, is {scores['mean_iou']:.3f}.)")
+    check_prediction("0.4", prediction, measured, what="the frequency weighted IU of the all-background model",
                      explanation=explanation, tolerance=PREDICTION_TOLERANCE)
