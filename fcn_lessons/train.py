@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored")
 SHAPES = "shapes"
@@ -255,6 +257,103 @@ def run(args) -> dict:
     if not args.quiet:
         print(metrics.format_scores(scores, class_names))
     return summary
+
+
+# --- helpers lesson 06 runs in the notebook ---------------------------------------------------------
+
+def train_and_score(train_images, train_masks, val_images, val_masks, *, epochs: int, batch_size: int = 16,
+                    image_only: bool = False, seed: int = 0, variant: str = "8s", callbacks=()) -> dict:
+    """Train a mini_vgg FCN with joint (or the post's image-only) augmentation; the four metrics on val.
+
+    Returns ``training.evaluate``'s scores plus ``history`` (Keras' per-epoch logs) and
+    ``model``.
+    """
+    import keras
+
+    from fcn_lessons import models, pipeline, training
+
+    from fcn_lessons import data
+
+    num_classes = len(data.CLASS_NAMES)
+    clock = pipeline.EpochClock()
+    train = pipeline.from_arrays(train_images, train_masks, batch_size=batch_size, augment=True, seed=seed,
+                                 epoch_clock=clock, image_only=image_only)
+    keras.utils.set_random_seed(seed)
+    model = training.compile_model(models.fcn(num_classes, variant, "mini_vgg"), num_classes)
+    history = model.fit(train, epochs=epochs, verbose=0, shuffle=False,
+                        callbacks=[clock.callback(), epoch_seeds_callback(), *callbacks])
+    val = np.asarray(val_images, np.float32) / 255.0
+    scores = training.evaluate(model, val, np.asarray(val_masks), num_classes, batch_size=batch_size)
+    return {**scores, "history": history.history, "model": model}
+
+
+def read_scalars(log_dir) -> dict:
+    """{"train/epoch_loss": [(step, value), ...], ...}: the scalars of TensorBoard event files under ``log_dir``."""
+    tf = _tf_module()
+    found = {}
+    for path in sorted(Path(log_dir).rglob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name not in ("scalars", ""):
+                    continue  # Keras also logs the model's configuration as text
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                found.setdefault(f"{Path(path).parent.name}/{value.tag}", []).append((int(event.step), number))
+    return found
+
+
+def _tf_module():
+    from fcn_lessons.environment import _import_tensorflow
+
+    return _import_tensorflow()
+
+
+def interrupted_run_difference(images, masks, directory, *, epochs: int = 3, stop_at_step: int = 6,
+                               batch_size: int = 4, seed: int = 0) -> dict:
+    """Train with ``BackupAndRestore``, interrupt at a step, resume; compare with an uninterrupted run.
+
+    The interruption is an exception raised from a callback (in a notebook we cannot kill
+    the kernel; the tests SIGKILL a real process). Returns the largest weight difference
+    between the resumed and the uninterrupted run, and the epoch the resumed run restarted at.
+    """
+    import keras
+
+    from fcn_lessons import data, models, pipeline, training
+
+    num_classes = len(data.CLASS_NAMES)
+
+    class Interrupt(keras.callbacks.Callback):
+        steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Interrupt.steps += 1
+            if Interrupt.steps == stop_at_step:
+                raise KeyboardInterrupt("simulated interruption")
+
+    class FirstEpoch(keras.callbacks.Callback):
+        epoch = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            FirstEpoch.epoch = epoch if FirstEpoch.epoch is None else FirstEpoch.epoch
+
+    def run(extra, backup):
+        clock = pipeline.EpochClock()
+        dataset = pipeline.from_arrays(images, masks, batch_size=batch_size, augment=True, seed=seed,
+                                       epoch_clock=clock)
+        keras.utils.set_random_seed(seed)
+        model = training.compile_model(models.fcn(num_classes, "32s", "mini_vgg"), num_classes)
+        callbacks = [keras.callbacks.BackupAndRestore(str(backup)), clock.callback(), epoch_seeds_callback(), *extra]
+        model.fit(dataset, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
+        return model
+
+    whole = run([], Path(directory) / "whole")
+    try:
+        run([Interrupt()], Path(directory) / "interrupted")
+    except KeyboardInterrupt:
+        pass
+    resumed = run([FirstEpoch()], Path(directory) / "interrupted")
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(whole.get_weights(), resumed.get_weights()))
+    return {"max_weight_difference": difference, "resumed_at_epoch": FirstEpoch.epoch}
 
 
 def main(argv=None) -> int:
