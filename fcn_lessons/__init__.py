@@ -22,7 +22,8 @@ lesson                     concept modules
 04 FCN-32s                 ``models``, ``losses``, ``training``
 05 skip pyramid            ``pyramid``, ``models``, ``training``, ``metrics`` (trimap scores)
 06 training on GPU         ``pipeline`` (tf.data), ``augment``, ``distribute``, ``training``
-07 evaluate and debug      ``metrics``, ``viz``, ``evaluate`` (planned)
+07 evaluate and debug      ``evaluate`` (a model over a data set, into a report), ``metrics``,
+                           ``viz``; ``blog_post`` (the blog post's system, broken and fixed)
 =========================  ==============================================================
 
 Role subpackages: ``checks`` (the exercise checks) and ``widgets`` (the interactive

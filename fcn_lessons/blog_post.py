@@ -187,6 +187,7 @@ POST_WIDTHS = (64, 128, 256, 512, 512)  # channels of the post's blocks 1-5 (VGG
 POST_CONVS = (2, 2, 3, 3, 3)  # 3×3 convolutions per block (VGG16's)
 POST_DROPOUT = 0.5  # the post's Dropout(rate=0.5) in the decoder
 SKIP_FIXES = (None, "pool5", "prepool")
+POST_BN_MOMENTUM = 0.99  # Keras' default, what the post's BatchNormalization() gets
 CPU_WIDTHS = (8, 16, 32, 32, 32)  # narrow enough to train in a lesson on two CPU cores
 
 
@@ -292,10 +293,24 @@ def captured_log(logger: str = "absl"):
         target.propagate = propagate
 
 
+@contextlib.contextmanager
+def quiet_opencv():
+    """Silence OpenCV's own warnings (``cv2.imread`` of a missing file logs one to the process's stderr)."""
+    import cv2
+
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 # --- the post's model, with a switch per fix -----------------------------------------------------
 
 def post_model(num_classes: int, input_shape=(None, None, 3), *, widths=POST_WIDTHS, skip_fix: str | None = None,
-               full_resolution: bool = False, logits: bool = False, name: str = "post_fcn"):
+               full_resolution: bool = False, logits: bool = False, bn_momentum: float = POST_BN_MOMENTUM,
+               name: str = "post_fcn"):
     """The post's model (its 4.2), built layer for layer, with a switch for each fix.
 
     As published (``skip_fix=None``, ``full_resolution=False``, ``logits=False``): VGG16-shaped
@@ -317,6 +332,9 @@ def post_model(num_classes: int, input_shape=(None, None, 3), *, widths=POST_WID
             each skip before its pooling: output at 1/4).
         full_resolution: upsample the class scores bilinearly to the input's size (by 8 or 4).
         logits: end with raw scores (for softmax cross-entropy) instead of a sigmoid.
+        bn_momentum: of the batch normalisation's moving averages; the post's
+            ``BatchNormalization()`` has Keras' default 0.99, which lags behind a short
+            training run (lesson 07 measures it); ``models.BN_MOMENTUM`` (0.9) settles.
 
     Returns:
         keras.Model from (N, H, W, 3) images to (N, h, w, num_classes).
@@ -326,6 +344,8 @@ def post_model(num_classes: int, input_shape=(None, None, 3), *, widths=POST_WID
 
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
     _validate.choice(skip_fix, "skip_fix", SKIP_FIXES)
+    if not 0 <= float(bn_momentum) < 1:
+        raise ValueError(f"bn_momentum must be in [0, 1), received {bn_momentum!r}.")
     widths = tuple(_validate.integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths))
     if len(widths) != len(POST_CONVS):
         raise ValueError(f"widths must give the channels of the post's {len(POST_CONVS)} blocks, received {widths}.")
@@ -336,7 +356,7 @@ def post_model(num_classes: int, input_shape=(None, None, 3), *, widths=POST_WID
     for block, (width, convs) in enumerate(zip(widths, POST_CONVS), start=1):
         for i in range(1, convs + 1):
             x = layers.Conv2D(width, (3, 3), padding="same", name=f"block{block}_conv{i}")(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{block}_bn{i}")(x)
             x = layers.Activation("relu", name=f"block{block}_relu{i}")(x)
         features[f"block{block}"] = x  # before pooling
         if block < 5 or skip_fix == "pool5":
@@ -352,10 +372,12 @@ def post_model(num_classes: int, input_shape=(None, None, 3), *, widths=POST_WID
         x = layers.Dropout(POST_DROPOUT, name=f"c{level}_drop1")(x)
         x = layers.Conv2D(width, (3, 3), activation="relu", padding="same", name=f"c{level}_2")(x)
     x = layers.Dropout(POST_DROPOUT, name="c3_drop2")(x)
-    x = layers.Conv2D(num_classes, (1, 1), name="scores")(x)
-    if full_resolution:
-        stride = 8 if skip_fix == "pool5" else 4
-        x = layers.UpSampling2D(stride, interpolation="bilinear", name=f"upscore{stride}")(x)
+    if not full_resolution:  # as the post: the sigmoid inside the 1×1 convolution
+        x = layers.Conv2D(num_classes, (1, 1), activation=None if logits else "sigmoid", name="scores")(x)
+        return keras.Model(inputs, x, name=name)
+    x = layers.Conv2D(num_classes, (1, 1), name="scores")(x)  # upsample scores, then squash (if at all)
+    stride = 8 if skip_fix == "pool5" else 4
+    x = layers.UpSampling2D(stride, interpolation="bilinear", name=f"upscore{stride}")(x)
     if not logits:
         x = layers.Activation("sigmoid", name="sigmoid")(x)
     return keras.Model(inputs, x, name=name)

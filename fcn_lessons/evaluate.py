@@ -23,8 +23,8 @@ Data (``batches``): a pair (images, masks) of arrays or of lists (images of diff
 sizes), a VOC-layout folder (with ``split``; read file by file), or a ``tf.data.Dataset``
 of (images, masks) (``fcn_lessons.pipeline``).
 
-``trained_fcns`` gives the lesson FCN-32s, 16s and 8s, loaded from a cache of saved models
-or trained quickly (staged, as lesson 05 does) when none is saved.
+``trained_fcns`` gives FCN-32s, 16s and 8s, loaded from a cache of saved models or trained
+with lesson 05's staged schedule (``pyramid.staged``) on a small budget when none is saved.
 """
 
 from __future__ import annotations
@@ -496,7 +496,7 @@ def plot_trimap_curves(reports, ax=None, **style):
 # --- lesson 05's networks, loaded or trained quickly ----------------------------------------------
 
 CACHE_ENV = "FCN_LESSONS_CACHE"  # a folder for saved models; default ~/.cache/fcn_lessons
-TRAINING_DEFAULTS = {"num_images": 600, "image_size": 64, "seed": 0, "epochs": (6, 3, 3), "learning_rate": 1e-3,
+TRAINING_DEFAULTS = {"num_images": 600, "image_size": 64, "seed": 0, "epochs": (12, 6, 6), "learning_rate": 2e-3,
                      "batch_size": 16}
 
 
@@ -516,13 +516,13 @@ def _cache_key(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def trained_fcns(*, cache: bool = True, verbose: str = "epoch", **settings) -> dict:
+def trained_fcns(*, cache: bool = True, verbose: bool = True, **settings) -> dict:
     """FCN-32s, 16s and 8s (mini_vgg) on the course data: loaded from the cache, or trained now.
 
-    Trained staged, as the paper (and lesson 05) does: FCN-32s first, then FCN-16s with every
-    layer of the 32s net copied by name (``models.transplant``; the new pool4 score is zero, so
-    16s starts where 32s ended), then FCN-8s from 16s. A small, quick stand-in for lesson 05's
-    full recipe, with the course loss and optimiser (``training.compile_model``).
+    Trained with lesson 05's schedule, ``pyramid.staged``: FCN-32s first, then FCN-16s with
+    every layer of the 32s net copied by name and the new pool4 score at zero (so 16s starts
+    where 32s ended), then FCN-8s from 16s; the course loss and Adam. Only the budget is
+    lesson 07's own (``TRAINING_DEFAULTS``): small enough to train in a few minutes on a CPU.
 
     Saved models go to ``cache_dir()/lesson07-<key>/`` as ``.keras`` files, the key a hash of
     the settings and versions; a cached model predicts exactly as the one trained. Nothing is
@@ -530,10 +530,10 @@ def trained_fcns(*, cache: bool = True, verbose: str = "epoch", **settings) -> d
 
     Args:
         cache: read and write the cache.
-        verbose: ``training.fit``'s display when training.
+        verbose: print one line per trained stage.
         **settings: override ``TRAINING_DEFAULTS``: ``num_images``, ``image_size``, ``seed``
-            (of the training scenes, ``data.make_shapes``), ``epochs`` (per stage: 32s, 16s,
-            8s), ``learning_rate``, ``batch_size``.
+            (of the training scenes, ``data.make_shapes``, and of the initial weights),
+            ``epochs`` (per stage: 32s, 16s, 8s), ``learning_rate``, ``batch_size``.
 
     Returns:
         {"FCN-32s": model, "FCN-16s": model, "FCN-8s": model}, with ``trained_fcns.last_source``
@@ -541,17 +541,17 @@ def trained_fcns(*, cache: bool = True, verbose: str = "epoch", **settings) -> d
     """
     import keras
 
-    from fcn_lessons import data, models, training
+    from fcn_lessons import data, models, pyramid
 
     unknown = sorted(set(settings) - set(TRAINING_DEFAULTS))
     if unknown:
         raise TypeError(f"trained_fcns got unknown settings {unknown}; known: {sorted(TRAINING_DEFAULTS)}.")
     config = {**TRAINING_DEFAULTS, **settings}
-    config["epochs"] = tuple(int(e) for e in config["epochs"])
+    config["epochs"] = tuple(_validate.integer(e, "epochs", minimum=1) for e in config["epochs"])
     if len(config["epochs"]) != 3:
         raise ValueError(f"epochs must give the epochs of the three stages (32s, 16s, 8s), received {config['epochs']}.")
     folder = cache_dir() / f"lesson07-{_cache_key(config)}"
-    names = {"32s": "FCN-32s", "16s": "FCN-16s", "8s": "FCN-8s"}
+    names = {variant: f"FCN-{variant}" for variant in models.VARIANTS}
     paths = {v: folder / f"fcn{v}.keras" for v in names}
     if cache and all(p.is_file() for p in paths.values()):
         try:
@@ -560,16 +560,14 @@ def trained_fcns(*, cache: bool = True, verbose: str = "epoch", **settings) -> d
             return out
         except Exception:  # a stale or damaged cache: train again
             pass
-    images, masks = data.make_shapes(config["num_images"], config["image_size"], seed=config["seed"])
-    x = models.preprocess_input(images)
-    out, previous, previous_variant = {}, None, None
-    for variant, epochs in zip(names, config["epochs"]):
-        model = models.fcn(data.NUM_CLASSES, variant, "mini_vgg", weights=previous, name=f"fcn{variant}")
-        training.compile_model(model, data.NUM_CLASSES, learning_rate=config["learning_rate"])
-        if verbose != "silent":
-            print(f"training {names[variant]}" + (f" from {names[previous_variant]}" if previous is not None else ""))
-        training.fit(model, x, masks, epochs=epochs, batch_size=config["batch_size"], verbose=verbose)
-        out[names[variant]], previous, previous_variant = model, model, variant
+    budget = pyramid.Budget(num_train=config["num_images"], num_test=0, image_size=config["image_size"],
+                            epochs=dict(zip(models.VARIANTS, config["epochs"])),
+                            learning_rates=dict.fromkeys(models.VARIANTS, config["learning_rate"]),
+                            batch_size=config["batch_size"], train_seed=config["seed"])
+    images, masks = data.make_shapes(budget.num_train, budget.image_size, seed=budget.train_seed)
+    stages = pyramid.staged(budget, (models.preprocess_input(images), masks), seed=config["seed"],
+                            log=print if verbose else None)
+    out = {names[variant]: stage["model"] for variant, stage in stages.items()}
     if cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)

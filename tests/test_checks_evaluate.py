@@ -18,6 +18,13 @@ from fcn_lessons.checks._core import CaseFailure, NotDone
 VOID = 255
 
 
+def _notebook_function(source: str, **names):
+    """A function defined as in a notebook cell (module ``__main__``), with ``names`` imported."""
+    namespace = {"__name__": "__main__", **names}
+    exec(source, namespace)  # noqa: S102 - test fixture
+    return next(value for key, value in namespace.items() if callable(value) and key not in names and key != "__builtins__")
+
+
 # --- 7.1: resize a mask ------------------------------------------------------------------------
 
 def _cv2(interpolation):
@@ -91,11 +98,16 @@ MISTAKES_7_2 = {
     "union without subtracting the intersection": lambda labels, scores, class_id, ignore_label=255: (
         lambda keep, p, t: np.count_nonzero(p & t & keep) / max(np.count_nonzero(p & keep) + np.count_nonzero(t & keep), 1))(
         labels != ignore_label, np.argmax(scores, -1) == class_id, labels == class_id),
+    "the course's confusion matrix": _notebook_function(
+        "def class_iou(labels, scores, class_id, ignore_label=255):\n"
+        "    return metrics.per_class_iou(metrics.confusion_matrix(labels, scores, scores.shape[-1]))[class_id]\n",
+        metrics=metrics),
     "0 instead of NaN for an absent class": lambda labels, scores, class_id, ignore_label=255:
         np.nan_to_num(_iou_learner(labels, scores, class_id, ignore_label)),
 }
 
 HINTS_7_2 = {
+    "the course's confusion matrix": "does not allow",
     "the shipped soft IoU of probabilities": "soft",
     "void counted": "void pixels were counted",
     "a class's probability thresholded at 0.5": "argmax",
@@ -128,9 +140,13 @@ MISTAKES_7_3 = {
     "channels first": lambda masks, n, ignore_label=255: (
         np.moveaxis(_targets_learner(masks, n)[0], -1, 1), _targets_learner(masks, n)[1]),
     "targets only": lambda masks, n, ignore_label=255: _targets_learner(masks, n)[0],
+    "the course's mse_targets": _notebook_function(
+        "def mse_targets(masks, num_classes, ignore_label=255):\n"
+        "    return blog_post.mse_targets(masks, num_classes, ignore_label)\n", blog_post=blog_post),
 }
 
-HINTS_7_3 = {"the shipped void-as-background": "void pixels have a non-zero weight"}
+HINTS_7_3 = {"the shipped void-as-background": "void pixels have a non-zero weight",
+             "the course's mse_targets": "does not allow"}
 
 
 # --- 7.4: fuse a skip -----------------------------------------------------------------------

@@ -86,7 +86,7 @@ def _window_values_ok(mask: np.ndarray, out: np.ndarray) -> np.ndarray:
     return ok
 
 
-@exercise_check("7.1")
+@exercise_check("7.1", forbidden=("fcn_lessons.voc.resize_pair", "fcn_lessons.augment"))
 def check_resize_mask(fn) -> None:
     """Exercise 7.1: ``fn(mask (H, W), size (height, width)) -> (height, width)`` label map, nearest neighbour."""
     rng = case_rng(_SEED + 1)
@@ -170,7 +170,7 @@ def _iou_hint(received, labels, scores, class_id) -> str | None:
     return None
 
 
-@exercise_check("7.2")
+@exercise_check("7.2", forbidden=("fcn_lessons.metrics",))
 def check_class_iou(fn) -> None:
     """Exercise 7.2: ``fn(labels (N, H, W), scores (N, H, W, C), class_id, ignore_label=255) -> float``."""
     rng = case_rng(_SEED + 2)
@@ -209,7 +209,7 @@ def _target_cases(rng):
     return out
 
 
-@exercise_check("7.3")
+@exercise_check("7.3", forbidden=("fcn_lessons.blog_post.mse_targets",))
 def check_mse_targets(fn) -> None:
     """Exercise 7.3: ``fn(masks (N, H, W), num_classes, ignore_label=255) -> (targets (N, H, W, C), weights (N, H, W))``."""
     from fcn_lessons import blog_post
@@ -280,7 +280,7 @@ def _fuse_hint(received, upsampled, skip, offset):
     return None
 
 
-@exercise_check("7.4")
+@exercise_check("7.4", forbidden=("fcn_lessons.models", "fcn_lessons.pyramid.fuse_skip"))
 def check_fuse_skip(fn) -> None:
     """Exercise 7.4: ``fn(upsampled (N, h, w, C), skip (N, H, W, C), offset (oy, ox)) -> (N, h, w, C)``."""
     rng = case_rng(_SEED + 4)
@@ -305,7 +305,7 @@ def _coded_pair(rng, height, width):
     return image, mask
 
 
-@exercise_check("7.5")
+@exercise_check("7.5", forbidden=("fcn_lessons.augment", "fcn_lessons.pipeline"))
 def check_augment_pair(fn) -> None:
     """Exercise 7.5: ``fn(image (H, W, 3), mask (H, W), rng, crop_size (h, w)) -> (image, mask)``, both
     flipped (left-right, with probability 1/2) and cropped at the same random window."""
@@ -420,7 +420,7 @@ def _kind_hint(received, labels, pred, band, share):
     return None
 
 
-@exercise_check("7.6")
+@exercise_check("7.6", forbidden=("fcn_lessons.metrics",))
 def check_error_kinds(fn) -> None:
     """Exercise 7.6: ``fn(labels (H, W), prediction (H, W), band (H, W) bool, min_share=0.5) -> (H, W) ints``."""
     rng = case_rng(_SEED + 6)
