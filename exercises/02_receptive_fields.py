@@ -6,7 +6,7 @@
 #     - '2.2'
 #     - '2.3'
 #     - '2.4'
-#     fingerprint: 547040adfae430b2
+#     fingerprint: e1ff6af5ba7156a8
 #     generated_from: solutions/02_receptive_fields.py
 #     kind: exercises
 #     lesson: '02'
@@ -171,8 +171,8 @@ checks.check_model_field(model_field)
 #
 # A stack of `num_layers` 3×3 convolutions with stride 1 and dilations `d1, d2, ...` has
 # a field of `1 + 2·(d1 + d2 + ...)` pixels. But a layer can skip pixels: the field gets
-# holes (the lesson's section 8; try dilations 2, 2 with your `receptive_field_1d`, or
-# draw it). Write `dilation_schedule(target, num_layers)` returning a list of
+# holes (the lesson's section 9 draws dilations 2, 2, 2: draw 2, 2 on paper, on the
+# lesson's 1-D picture). Write `dilation_schedule(target, num_layers)` returning a list of
 # `num_layers` positive ints whose field is at least `target` pixels **with no holes**.
 # If no schedule of `num_layers` layers can reach `target` without holes, raise
 # `ValueError`: part of the exercise is to find that limit.
@@ -231,7 +231,7 @@ for layer in question.layers:
 # (it is square, and it lies well inside the 64×64 image). Work it out by hand, layer by
 # layer; do not run your `model_field` on it (that would be measuring, not predicting).
 # Write your answer as `PREDICTION = <a number>` in the exercise cell, run it, and only
-# then run the measurement below it.
+# then run the check below it: it measures the field and compares.
 #
 # <details><summary>Hint 1: where to start</summary>
 #
@@ -252,9 +252,13 @@ for layer in question.layers:
 # Exercise 2.4: predict the field width of conv3's unit (8, 8) before measuring it
 PREDICTION = ...
 
+# %% tags=["check"]
+checks.check_field_prediction(PREDICTION)
+
 # %% [markdown]
-# The measurement: back-propagate from the unit to 32 random images (lesson section 4)
-# and take the box of the pixels whose gradient is non-zero on any of them.
+# What the check measured: it back-propagates from the unit to 32 random images (lesson
+# section 4) and takes the box of the pixels whose gradient is non-zero on any of them.
+# The same measurement, on images of our own:
 
 # %%
 MEASURE_IMAGES = 32  # enough images that ReLU and max-pooling gaps fill the box
@@ -268,9 +272,6 @@ plt.imshow(measured.nonzero, cmap="gray")
 plt.title(f"{layer_name} unit {unit}: pixels it reads", fontsize=9)
 plt.axis("off")
 plt.show()
-
-# %% tags=["check"]
-checks.check_field_prediction(PREDICTION)
 
 # %% [markdown]
 # ## Going further

@@ -4,7 +4,7 @@ learner-style answer, fails on the stub and on the plausible mistakes listed her
 import keras
 import pytest
 
-from check_harness import CheckSpec, check_tests
+from check_harness import CheckSpec, check_tests, memorised, prediction_of
 from fcn_lessons import checks, receptive
 from fcn_lessons.checks import receptive as receptive_checks
 
@@ -30,18 +30,9 @@ def _recurrence(*, jump_first=False, use_dilation=True, centre=lambda span: span
     return answer
 
 
-def _hard_coded(visible: dict, key):
-    """An answer that looks the case up among the cases the learner saw (and guesses otherwise)."""
-    def answer(*args):
-        return visible.get(key(*args), visible[next(iter(visible))])
-    return answer
-
-
 def _stack_key(layers):
     return tuple(tuple(layer) for layer in layers)
 
-
-VISIBLE_2_1 = {_stack_key(s): receptive.recurrence(s) for s in receptive_checks.stacks_2_1()}
 
 SPEC_2_1 = CheckSpec(
     checks.check_receptive_field_1d,
@@ -69,7 +60,7 @@ SPEC_2_1 = CheckSpec(
         "sizes only": "expected a list of \\(size, jump, offset\\) tuples",
     },
     passed=r"^Exercise 2\.1 passed: 10 random cases match the recurrence\.$",
-    hard_coded=_hard_coded(VISIBLE_2_1, _stack_key),
+    hard_coded=memorised(checks.check_receptive_field_1d, receptive.recurrence, _stack_key),
 )
 
 
@@ -170,7 +161,8 @@ VISIBLE_2_3 = {pair: (None if pair[0] > 3 ** pair[1] else receptive.dilation_sch
 
 
 def _hard_coded_2_3(target, num_layers):
-    """The schedules of the visible cases, memorised; [1] * n (too small) for anything else."""
+    """The schedules of the visible cases, memorised (out-of-reach ones raise, as they should);
+    [1] * n (too small) for anything else. (``memorised`` cannot record a case that raises.)"""
     if (target, num_layers) in VISIBLE_2_3:
         answer = VISIBLE_2_3[(target, num_layers)]
         if answer is None:
@@ -202,15 +194,6 @@ SPEC_2_3 = CheckSpec(
 
 # --- Exercise 2.4: predict, then run ----------------------------------------------------------
 
-def _prediction_of(answer):
-    """Run 2.4's check on what ``answer()`` predicts; the stub's NotImplementedError means "...", not done."""
-    try:
-        prediction = answer()
-    except NotImplementedError:
-        prediction = ...
-    return checks.check_field_prediction(prediction)
-
-
 RIGHT_2_4 = 30  # 3 (conv1), 4 (pool1), 4 + 4·2 = 12 (conv2), 14 (pool2), 14 + 4·4 = 30 (conv3)
 
 SPEC_2_4 = CheckSpec(
@@ -228,7 +211,7 @@ SPEC_2_4 = CheckSpec(
     hints={"jumps ignored (kernel sizes added)": r"(?s)measured 30\b.*conv3 30",
            "not a number": "must be a number", "a pair": "predict one number"},
     passed=r"^Exercise 2\.4 passed: you predicted the field width",
-    call=_prediction_of,
+    call=lambda answer: checks.check_field_prediction(prediction_of(answer)),
 )
 
 globals().update(check_tests([SPEC_2_1, SPEC_2_2, SPEC_2_3, SPEC_2_4]))
