@@ -40,8 +40,8 @@
 # **Prerequisites:** convolution, padding, strides and pooling; training a Keras model
 # with `fit`; lesson 01 (a Dense layer is a convolution) helps for section 3.
 #
-# **Run time:** a few minutes on a laptop CPU, most of it training three small networks
-# in section 5; `docs/RESULTS.md` has our measured times (2-core CPU; GPU not measured).
+# **Run time:** most of it is training three small networks in section 5;
+# `docs/RESULTS.md` has our measured times on a 2-core CPU (GPU not measured).
 # The kernel needs about 1.4 GB of memory (its peak is printed in the last cell).
 # The exercises for this lesson are in `exercises/02_receptive_fields.ipynb`.
 
