@@ -4,17 +4,26 @@
 - ``flatten_dense_kernel_to_conv``: Flatten + Dense over an (H, W, C) map is an H×W
   'valid' convolution with kernel (H, W, C, K), in Keras' row-major flatten order.
 - ``flatten_order`` / ``plot_flatten_order``: where each element of a map lands in the
-  flat vector, channels last (Keras) or channels first (PyTorch, Caffe).
-- ``channels_first_linear_to_conv_kernel``: a PyTorch ``Linear`` weight (K, C·H·W) after a
-  channels-first flatten, as the equivalent Keras (H, W, C, K) kernel.
-- ``dense_to_conv``: a built Dense layer as a built, equivalent Conv2D layer.
+  flat vector, channels last (Keras) or channels first (PyTorch, Caffe);
+  ``unflatten_kernel`` reads a Dense kernel's rows in either order.
+- ``channels_first_linear_to_conv_kernel`` / ``dense_kernel_to_channels_first_linear``:
+  between a PyTorch ``Linear`` weight (K, C·H·W) after a channels-first flatten and the
+  Keras kernels (exercise 1.1 is the second).
+- ``dense_to_conv``: a built Dense layer as a built, equivalent Conv2D layer;
+  ``global_average_dense_to_conv``: global average pooling + Dense as one H×W convolution
+  (exercise 1.2).
 - ``convolutionalize``: a classifier (conv trunk, then Flatten/global pooling and Dense
   layers) as a fully convolutional model that runs on any input size.
-- ``sliding_window_scores``: the explicit alternative, one crop at a time (batched).
+- ``sliding_window_scores``: the explicit alternative, one crop at a time (batched);
+  ``window_feature_mismatch``: how a window's features differ between the two ('same'
+  padding).
 - ``multiply_adds`` / ``work_per_output``: the arithmetic each side does, per output,
-  layer by layer: what bounds the speed-up of dense evaluation.
+  layer by layer: what bounds the speed-up of dense evaluation; ``time_dense_and_sliding``
+  measures both (wall-clock and CPU time).
+- ``label_agreement_by_offset`` / ``agreement_peak``: which pixel a score map's scores
+  predict (set by where the classifier's training labels sat).
 - ``score_map_extent`` / ``plot_score_maps``: a score map drawn over its image, each
-  score at the centre of its receptive field.
+  score at the pixel it predicts.
 """
 
 from __future__ import annotations
@@ -47,6 +56,22 @@ def flatten_dense_kernel_to_conv(kernel, feature_shape) -> np.ndarray:
     Keras' Flatten (channels_last) reads the (H, W, C) map in row-major order, so
     row ``(i * W + j) * C + c`` of the Dense kernel weighs pixel (i, j), channel c.
     """
+    return unflatten_kernel(kernel, feature_shape, "channels_last")
+
+
+def unflatten_kernel(kernel, feature_shape, data_format: str = "channels_last") -> np.ndarray:
+    """A Dense kernel (H·W·C, K) read in a flatten's order, as an (H, W, C, K) conv kernel.
+
+    Args:
+        kernel: (H·W·C, K) float array, (inputs, outputs) as Keras stores it.
+        feature_shape: (H, W, C) of the map that was flattened.
+        data_format: the order the flatten used (see ``flatten_order``). ``"channels_last"``
+            is Keras' Flatten, the right order for a Keras Dense kernel; ``"channels_first"``
+            reads the rows as if a PyTorch-style flatten of the (C, H, W) map had made them.
+
+    Returns:
+        (H, W, C, K): entry (i, j, c) is the kernel row that the flatten gave element (i, j, c).
+    """
     kernel = _validate.array(kernel, "kernel", ndim=2, kinds="f", layout="(H*W*C, K)")
     h, w, c = _feature_shape(feature_shape)
     if h * w * c != kernel.shape[0]:
@@ -54,7 +79,7 @@ def flatten_dense_kernel_to_conv(kernel, feature_shape) -> np.ndarray:
             f"feature_shape {(h, w, c)} holds {h * w * c} values but the kernel has "
             f"{kernel.shape[0]} rows: pass the (H, W, C) shape of the map that was flattened."
         )
-    return kernel.reshape(h, w, c, kernel.shape[1])
+    return np.ascontiguousarray(kernel[flatten_order((h, w, c), data_format)])
 
 
 def _feature_shape(feature_shape, layout: str = "(H, W, C)") -> tuple[int, int, int]:
@@ -143,6 +168,33 @@ def channels_first_linear_to_conv_kernel(weight, feature_shape) -> np.ndarray:
     return np.ascontiguousarray(weight.reshape(weight.shape[0], c, h, w).transpose(2, 3, 1, 0))
 
 
+def dense_kernel_to_channels_first_linear(kernel, feature_shape) -> np.ndarray:
+    """A Keras Dense kernel after Flatten, as the weight of a PyTorch ``Linear`` (exercise 1.1).
+
+    The Keras classifier flattens its (H, W, C) map (element (i, j, c) becomes input
+    ``(i * W + j) * C + c``) and applies a Dense kernel (H·W·C, K). The same classifier in
+    PyTorch holds the map as (C, H, W), flattens it channel by channel (element (c, i, j)
+    becomes input ``(c * H + i) * W + j``) and stores its ``nn.Linear`` weight as
+    (out_features, in_features). The bias (K,) is the same in both.
+
+    Args:
+        kernel: (H·W·C, K) float array, ``dense.get_weights()[0]``.
+        feature_shape: (H, W, C), the flattened map's shape in Keras' order.
+
+    Returns:
+        (K, C·H·W) float array, ready for ``linear.weight.data.copy_(torch.from_numpy(...))``.
+    """
+    kernel = _validate.array(kernel, "kernel", ndim=2, kinds="f", layout="(H*W*C, K)")
+    h, w, c = _feature_shape(feature_shape)
+    if h * w * c != kernel.shape[0]:
+        raise ValueError(
+            f"feature_shape {(h, w, c)} holds {h * w * c} values but the kernel has "
+            f"{kernel.shape[0]} rows: pass the (H, W, C) shape of the map that was flattened."
+        )
+    k = kernel.shape[1]
+    return np.ascontiguousarray(kernel.reshape(h, w, c, k).transpose(3, 2, 0, 1).reshape(k, c * h * w))
+
+
 def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
     """A built Dense layer as a built Conv2D computing the same function.
 
@@ -162,6 +214,43 @@ def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
     h, w, c = _feature_shape(input_shape)
     weights = dense_layer.get_weights()
     kernel = flatten_dense_kernel_to_conv(weights[0], (h, w, c))
+    conv = keras.layers.Conv2D(
+        dense_layer.units, (h, w), padding="valid", activation=dense_layer.activation,
+        use_bias=dense_layer.use_bias, name=dense_layer.name, dtype=dense_layer.dtype_policy,
+    )
+    conv.build((None, h, w, c))
+    conv.set_weights([kernel, *weights[1:]])
+    return conv
+
+
+def global_average_dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
+    """GlobalAveragePooling2D + a built Dense layer, as one built H×W 'valid' Conv2D (exercise 1.2).
+
+    Average pooling over the H×W map, then the Dense kernel (C, K): output k is
+    ``sum_c kernel[c, k] * (1 / (H·W)) * sum_ij x[i, j, c] + bias[k]``, a weighted sum of
+    every (i, j, c) with the same weight ``kernel[c, k] / (H·W)`` at every position. So the
+    convolution's kernel is the Dense kernel divided by H·W, repeated at each of the H×W
+    positions; bias and activation are the Dense layer's. On a larger map it slides: each
+    output averages one H×W window (as ``convolutionalize`` does with an H×W average
+    pooling of stride 1 followed by a 1×1 convolution).
+
+    Args:
+        dense_layer: a built ``keras.layers.Dense`` on C inputs.
+        input_shape: (H, W, C), the map that global average pooling reduced.
+
+    Returns:
+        ``Conv2D(K, (H, W), padding='valid')``, built, with kernel (H, W, C, K).
+    """
+    if not isinstance(dense_layer, keras.layers.Dense):
+        raise TypeError(f"dense_layer must be a keras.layers.Dense, received {type(dense_layer).__name__}.")
+    if not dense_layer.built:
+        raise ValueError(f"Dense layer '{dense_layer.name}' is not built yet: call it on an input first.")
+    h, w, c = _feature_shape(input_shape)
+    weights = dense_layer.get_weights()
+    if weights[0].shape[0] != c:
+        raise ValueError(f"input_shape {(h, w, c)} has {c} channels but Dense layer '{dense_layer.name}' "
+                         f"takes {weights[0].shape[0]} inputs: pass the (H, W, C) map before the pooling.")
+    kernel = np.broadcast_to(weights[0] / (h * w), (h, w, *weights[0].shape)).astype(weights[0].dtype)
     conv = keras.layers.Conv2D(
         dense_layer.units, (h, w), padding="valid", activation=dense_layer.activation,
         use_bias=dense_layer.use_bias, name=dense_layer.name, dtype=dense_layer.dtype_policy,
@@ -326,6 +415,168 @@ def sliding_window_scores(classifier, image, stride: int, *, batch_size: int = 1
     return np.concatenate(scores).reshape(rows, cols, -1)
 
 
+def window_feature_mismatch(classifier, layer_name: str, image, position) -> np.ndarray:
+    """How one window's features at ``layer_name`` differ between the crop alone and the whole image.
+
+    The classifier computes the layer on its ``window``-pixel crop at ``position`` (in
+    score-map units: the crop starts at pixel ``stride * position``); the convolutionalized
+    model computes the same units inside the whole image. With 'valid' padding they are the
+    same numbers; with 'same' padding the crop's border is zero-padded where the image has
+    real pixels.
+
+    Args:
+        classifier: a chain classifier with a fixed square input (``models.crop_classifier``).
+        layer_name: a layer of its trunk (before Flatten).
+        image: (H, W, C) float array.
+        position: (i, j) of the window in the score map.
+
+    Returns:
+        (h, w) float array, one entry per unit of the layer on the crop: max over channels
+        of |crop feature - image feature|, divided by the largest |feature| of the crop.
+    """
+    from fcn_lessons import receptive
+
+    image = _validate.array(image, "image", ndim=3, kinds="uif", layout="(H, W, C)").astype(np.float32)
+    window = classifier.input_shape[1]
+    fcn_model = convolutionalize(classifier)
+    fields = receptive.receptive_fields(fcn_model)
+    if layer_name not in fields:
+        raise ValueError(f"layer_name must name a layer of the classifier's trunk; received {layer_name!r}.")
+    top, left = (p * s for p, s in zip(_validate.int_pair(tuple(position), "position", minimum=0),
+                                       fields[fcn_model.layers[-1].name].stride))
+    if top + window > image.shape[0] or left + window > image.shape[1]:
+        raise ValueError(f"position {tuple(position)} puts the {window}-pixel window outside the image "
+                         f"of shape {image.shape}.")
+    layer_stride = fields[layer_name].stride
+    on_crop = keras.Model(classifier.inputs, classifier.get_layer(layer_name).output)
+    in_image = keras.Model(fcn_model.inputs, fcn_model.get_layer(layer_name).output)
+    crop_features = np.asarray(on_crop.predict_on_batch(image[None, top:top + window, left:left + window]))[0]
+    image_features = np.asarray(in_image.predict_on_batch(image[None]))[0]
+    h, w = crop_features.shape[:2]
+    row, col = top // layer_stride[0], left // layer_stride[1]
+    same_units = image_features[row:row + h, col:col + w]
+    scale = max(float(np.abs(crop_features).max()), np.finfo(np.float32).tiny)
+    return np.abs(crop_features - same_units).max(axis=-1) / scale
+
+
+def _median_cpu_seconds(fn, repeats: int) -> float:
+    """Median CPU time of ``fn()`` (all threads of this process), after one warm-up call.
+
+    Unlike wall-clock time it leaves out time spent waiting for a core, so it stays
+    meaningful on a machine that other jobs share.
+    """
+    import statistics
+    import time
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def time_dense_and_sliding(classifier, fcn_model, images, stride: int, *, repeats: int = 5,
+                           batch_size: int = 1024) -> dict:
+    """Time scoring ``images`` densely (one call) and window by window (``sliding_window_scores``).
+
+    Args:
+        classifier: the classifier; fcn_model: ``convolutionalize(classifier)``.
+        images: (N, H, W, C) float32 canvases.
+        stride: the trunk's output stride.
+
+    Returns:
+        dict of medians over ``repeats``: ``dense_s`` / ``sliding_s`` (wall-clock seconds),
+        ``dense_cpu_s`` / ``sliding_cpu_s`` (CPU seconds, all threads), ``crops_cpu_s``
+        (cutting the crops, part of the sliding window), ``call_cpu_s`` (one
+        ``predict_on_batch`` of the classifier on one crop: the cost of a call), ``calls``
+        (the sliding window's ``predict_on_batch`` calls; the dense model makes one) and
+        ``outputs`` (score vectors in all).
+    """
+    from fcn_lessons.timing import median_seconds
+
+    images = _validate.array(images, "images", ndim=4, kinds="f", layout="(N, H, W, C)")
+    window = classifier.input_shape[1]
+
+    def dense():
+        return fcn_model.predict_on_batch(images)
+
+    def sliding():
+        return [sliding_window_scores(classifier, image, stride, batch_size=batch_size) for image in images]
+
+    outputs_each = output_size(images.shape[1], window, stride) * output_size(images.shape[2], window, stride)
+    one_crop = images[:1, :window, :window]
+    return {
+        "dense_s": median_seconds(dense, repeats=repeats), "sliding_s": median_seconds(sliding, repeats=repeats),
+        "dense_cpu_s": _median_cpu_seconds(dense, repeats), "sliding_cpu_s": _median_cpu_seconds(sliding, repeats),
+        "crops_cpu_s": _median_cpu_seconds(lambda: [window_crops(image, window, stride) for image in images],
+                                           repeats),
+        "call_cpu_s": _median_cpu_seconds(lambda: classifier.predict_on_batch(one_crop), max(repeats, 11)),
+        "calls": len(images) * -(-outputs_each // batch_size),
+        "outputs": len(images) * outputs_each,
+    }
+
+
+def label_agreement_by_offset(score_maps, label_maps, *, stride: int, offsets, background: int = 0,
+                              ignore_label: int = 255) -> list[dict]:
+    """How often a score map's argmax equals the label at ``offset + stride * (i, j)``, per offset.
+
+    A score of a convolutionalized classifier predicts the class the classifier was trained
+    to report for its window: the label at one pixel of the window. Sampling the label map
+    at several candidate pixels and scoring the agreement finds that pixel.
+
+    Args:
+        score_maps: (N, rows, cols, K) scores (the argmax is taken) or (N, rows, cols) class ids.
+        label_maps: (N, H, W) class ids, ``ignore_label`` for void.
+        stride: the output stride.
+        offsets: candidate pixels (ints): score (i, j) is compared with the label at
+            (offset + stride * i, offset + stride * j); positions outside the image are skipped.
+        background: the background class; ``objects`` counts only the other classes.
+
+    Returns:
+        One dict per offset: ``offset``, ``all`` (agreement on every labelled pixel),
+        ``objects`` (on object pixels only) and ``pixels`` (labelled pixels compared).
+    """
+    scores = np.asarray(score_maps)
+    predicted = scores.argmax(axis=-1) if scores.ndim == 4 else scores
+    labels = _validate.array(label_maps, "label_maps", ndim=3, kinds="ui", layout="(N, H, W)")
+    if predicted.ndim != 3 or predicted.shape[0] != labels.shape[0]:
+        raise ValueError(f"score_maps must be (N, rows, cols[, K]) for the {labels.shape[0]} label maps; "
+                         f"received shape {scores.shape}.")
+    stride = _validate.integer(stride, "stride", minimum=1)
+    rows = []
+    for offset in offsets:
+        offset = _validate.integer(offset, "offset", minimum=0)
+        ys, xs = (offset + stride * np.arange(n) for n in predicted.shape[1:3])
+        keep_y, keep_x = ys < labels.shape[1], xs < labels.shape[2]
+        sampled = labels[:, ys[keep_y]][:, :, xs[keep_x]]
+        guess = predicted[:, keep_y][:, :, keep_x]
+        labelled = sampled != ignore_label
+        objects = labelled & (sampled != background)
+        rows.append({"offset": offset, "all": float(np.mean(guess[labelled] == sampled[labelled])),
+                     "objects": float(np.mean(guess[objects] == sampled[objects])),
+                     "pixels": int(labelled.sum())})
+    return rows
+
+
+def agreement_peak(rows, key: str = "objects") -> float:
+    """The offset where ``label_agreement_by_offset``'s agreement peaks, to a fraction of a pixel.
+
+    The vertex of the parabola through the best offset and its two neighbours (the best
+    offset itself when it lies at either end of the rows).
+    """
+    offsets = [row["offset"] for row in rows]
+    values = [row[key] for row in rows]
+    best = int(np.argmax(values))
+    if best in (0, len(rows) - 1) or offsets[best + 1] - offsets[best] != offsets[best] - offsets[best - 1]:
+        return float(offsets[best])
+    left, centre, right = values[best - 1:best + 2]
+    curvature = left - 2 * centre + right
+    shift = 0.0 if curvature == 0 else 0.5 * (left - right) / curvature
+    return float(offsets[best] + shift * (offsets[best + 1] - offsets[best]))
+
+
 def multiply_adds(model, input_shape) -> dict[str, int]:
     """Multiply-adds of each Conv2D and Dense layer of a chain model on one input.
 
@@ -395,14 +646,15 @@ def work_per_output(classifier, fcn_model, image_shape) -> list[dict]:
 
 
 def score_map_extent(map_shape, *, stride, offset) -> tuple[float, float, float, float]:
-    """The ``imshow`` extent that draws a score map over its image, each score at its field's centre.
+    """The ``imshow`` extent that draws a score map over its image, score (i, j) at ``offset + stride * (i, j)``.
 
     Args:
         map_shape: (rows, cols) of the score map.
         stride: the output stride, an int or (h, w), in input pixels.
-        offset: input coordinate (y, x), or one number for both, of the centre of score
-            (0, 0)'s receptive field (``ReceptiveField.offset``). Pixel (y, x) of the
-            image is drawn centred on (y, x), as ``imshow`` does.
+        offset: input coordinate (y, x), or one number for both, where score (0, 0) is
+            drawn: the pixel it predicts (``label_agreement_by_offset``), or the centre of
+            its receptive field (``ReceptiveField.offset``). Pixel (y, x) of the image is
+            drawn centred on (y, x), as ``imshow`` does.
 
     Returns:
         (left, right, bottom, top): cell (i, j) is centred at ``offset + stride * (i, j)``.
@@ -415,12 +667,13 @@ def score_map_extent(map_shape, *, stride, offset) -> tuple[float, float, float,
 
 
 def plot_score_maps(image, label_map, score_map, *, field, window: int, class_names, position=(0, 0),
-                    zoom_margin: int = 3):
+                    score_offset=None, zoom_margin: int = 3):
     """A 2×4 figure: one score's window, the labels, the argmax and one panel per class.
 
-    Each score is drawn at the centre of its receptive field (``score_map_extent``). The
-    first panel zooms on score ``position``: the classifier's window (``window`` pixels
-    from (stride·i, stride·j), cyan, dashed) and the receptive field inside it (yellow).
+    Score (i, j) is drawn at pixel ``score_offset + stride * (i, j)`` (``score_map_extent``):
+    the pixel it predicts. The first panel zooms on score ``position``: the classifier's
+    window (``window`` pixels from (stride·i, stride·j), cyan, dashed), the receptive field
+    inside it (yellow) and the pixel where the score is drawn (magenta cross).
 
     Args:
         image: (H, W, 3) float in [0, 1] or uint8.
@@ -428,6 +681,9 @@ def plot_score_maps(image, label_map, score_map, *, field, window: int, class_na
         score_map: (rows, cols, K) class probabilities, K = len(class_names) <= 5.
         field: the score layer's ``ReceptiveField`` (``fcn_lessons.receptive``).
         window: the classifier's input side in pixels.
+        score_offset: pixel (y, x), or one number for both, that score (0, 0) predicts:
+            where the classifier's training label sat in its window. Default: the centre
+            of the receptive field (``field.offset``).
         zoom_margin: pixels shown around the window in the first panel.
 
     Returns:
@@ -442,7 +698,9 @@ def plot_score_maps(image, label_map, score_map, *, field, window: int, class_na
     if score_map.shape[-1] != len(class_names) or len(class_names) > 5:
         raise ValueError(f"score_map has {score_map.shape[-1]} classes; class_names lists {len(class_names)} "
                          "(one panel each, at most 5).")
-    extent = score_map_extent(score_map.shape, stride=field.stride, offset=field.offset)
+    score_offset = field.offset if score_offset is None else score_offset
+    offset_y, offset_x = (score_offset, score_offset) if np.isscalar(score_offset) else tuple(score_offset)
+    extent = score_map_extent(score_map.shape, stride=field.stride, offset=(offset_y, offset_x))
     size = image.shape[:2]
     fig, axes = plt.subplots(2, 4, figsize=(13.5, 7.2))
     axes = axes.ravel()
@@ -454,9 +712,12 @@ def plot_score_maps(image, label_map, score_map, *, field, window: int, class_na
     axes[0].add_patch(Rectangle((f_left - 0.5, f_top - 0.5), f_right - f_left + 1, f_bottom - f_top + 1,
                                 fill=False, ec="yellow", lw=2,
                                 label=f"receptive field {f_bottom - f_top + 1}×{f_right - f_left + 1}"))
+    drawn_y, drawn_x = offset_y + position[0] * field.stride[0], offset_x + position[1] * field.stride[1]
+    axes[0].plot([drawn_x], [drawn_y], marker="+", ms=14, mew=2.5, color="magenta", ls="none",
+                 label=f"score drawn at ({drawn_y:g}, {drawn_x:g})")
     axes[0].set_xlim(left - zoom_margin - 0.5, left + window + zoom_margin - 0.5)
     axes[0].set_ylim(top + window + zoom_margin - 0.5, top - zoom_margin - 0.5)
-    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncol=2, columnspacing=0.8)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncol=1)
     axes[0].set_title(f"score {tuple(position)}: window and field")
     axes[1].imshow(viz.colorize(label_map))
     axes[1].set_title("label map")

@@ -196,3 +196,49 @@ def peak_memory_mib() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def resident_memory_mib() -> float | None:
+    """This process's resident memory now (``VmRSS`` in ``/proc/self/status``), in MiB; None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def release_memory() -> dict:
+    """Hand memory back to the system after a lesson drops its big models.
+
+    Delete your own references first (``del model``): this cannot see them. Then it clears
+    Keras' global state (``keras.backend.clear_session()``, which drops Keras' references to
+    old layers and models), runs the garbage collector, and, where the C library is glibc,
+    asks it to return freed heap pages to the system (``malloc_trim(0)``): without that the
+    freed memory stays in the process, reusable by it but counted in its resident size.
+
+    Returns:
+        dict with ``rss_before_mib`` and ``rss_after_mib`` (None off Linux) and ``trimmed``
+        (True where ``malloc_trim`` was called).
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    before = resident_memory_mib()
+    if "keras" in sys.modules:  # nothing to clear if Keras was never imported
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
+    trimmed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl)
+            if trim is not None:
+                trim(0)
+                trimmed = True
+        except OSError:
+            pass
+    return {"rss_before_mib": before, "rss_after_mib": resident_memory_mib(), "trimmed": trimmed}

@@ -308,9 +308,109 @@ def test_figures_draw(monkeypatch):
     images, masks = data.make_shapes(1, image_size=64, seed=0)
     scores = np.asarray(fcn.predict_on_batch(images[:1].astype("float32")))[0]
     fig = conv1x1.plot_score_maps(images[0], masks[0], scores, field=field, window=32,
-                                  class_names=data.CLASS_NAMES, position=(1, 2))
+                                  class_names=data.CLASS_NAMES, position=(1, 2), score_offset=16)
     assert [ax.get_title() for ax in fig.axes[:3]] == ["score (1, 2): window and field", "label map",
                                                        "argmax of the scores"]
+    assert fig.axes[2].images[0].get_extent() == list(conv1x1.score_map_extent(scores.shape, stride=4, offset=16))
+    assert "score drawn at (20, 24)" in [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
     with pytest.raises(ValueError, match="score_map has 5 classes; class_names lists 2"):
         conv1x1.plot_score_maps(images[0], masks[0], scores, field=field, window=32, class_names=["a", "b"])
+
+
+def test_unflatten_kernel_reads_rows_in_either_flatten_order():
+    h, w, c, k = 3, 4, 2, 5
+    kernel = rng.standard_normal((h * w * c, k)).astype("float32")
+    np.testing.assert_array_equal(conv1x1.unflatten_kernel(kernel, (h, w, c)), kernel.reshape(h, w, c, k))
+    np.testing.assert_array_equal(conv1x1.flatten_dense_kernel_to_conv(kernel, (h, w, c)), kernel.reshape(h, w, c, k))
+    first = conv1x1.unflatten_kernel(kernel, (h, w, c), "channels_first")
+    np.testing.assert_array_equal(first[2, 1, 1], kernel[(1 * h + 2) * w + 1])  # (c·H + i)·W + j
+    with pytest.raises(ValueError, match="holds 24 values but the kernel has 23 rows"):
+        conv1x1.unflatten_kernel(kernel[:23], (h, w, c))
+
+
+def test_dense_kernel_becomes_the_weight_of_a_pytorch_linear():
+    h, w, c, k = 2, 5, 3, 4
+    kernel = rng.standard_normal((h * w * c, k)).astype("float32")
+    bias = rng.standard_normal(k).astype("float32")
+    weight = conv1x1.dense_kernel_to_channels_first_linear(kernel, (h, w, c))
+    assert weight.shape == (k, c * h * w)
+    x_hwc = rng.standard_normal((2, h, w, c)).astype("float32")
+    keras_scores = x_hwc.reshape(2, -1) @ kernel + bias
+    np.testing.assert_allclose(_torch_like_linear(x_hwc.transpose(0, 3, 1, 2), weight, bias), keras_scores,
+                               rtol=1e-5, atol=1e-5)
+    back = conv1x1.channels_first_linear_to_conv_kernel(weight, (c, h, w))  # the other direction
+    np.testing.assert_array_equal(back.reshape(h * w * c, k), kernel)
+    with pytest.raises(ValueError, match=r"feature_shape \(2, 5, 2\) holds 20 values but the kernel has 30 rows"):
+        conv1x1.dense_kernel_to_channels_first_linear(kernel, (h, w, 2))
+
+
+def test_global_average_pooling_and_dense_are_one_convolution():
+    h, w, c, k = 3, 4, 2, 5
+    dense = keras.layers.Dense(k, activation="relu", bias_initializer="random_normal")
+    dense.build((None, c))
+    conv = conv1x1.global_average_dense_to_conv(dense, (h, w, c))
+    assert conv.kernel_size == (h, w) and conv.padding == "valid" and conv.built
+    np.testing.assert_allclose(np.asarray(conv.kernel)[1, 2], np.asarray(dense.kernel) / (h * w), rtol=1e-6)
+    x = rng.standard_normal((2, h, w, c)).astype("float32")
+    pooled = keras.Sequential([keras.Input((h, w, c)), keras.layers.GlobalAveragePooling2D(), dense])
+    np.testing.assert_allclose(np.asarray(conv(x)).reshape(2, k), np.asarray(pooled(x)), atol=1e-5)
+    big = rng.standard_normal((1, h + 2, w + 1, c)).astype("float32")
+    window = big[:, 2:2 + h, 1:1 + w]  # output (2, 1) averages this window
+    np.testing.assert_allclose(np.asarray(conv(big))[0, 2, 1], np.asarray(pooled(window))[0], atol=1e-5)
+    with pytest.raises(ValueError, match="has 3 channels but Dense layer"):
+        conv1x1.global_average_dense_to_conv(dense, (h, w, 3))
+    with pytest.raises(ValueError, match="not built yet"):
+        conv1x1.global_average_dense_to_conv(keras.layers.Dense(2), (h, w, c))
+    with pytest.raises(TypeError, match="dense_layer must be a keras.layers.Dense"):
+        conv1x1.global_average_dense_to_conv(conv, (h, w, c))
+
+
+def test_same_padding_changes_a_windows_features_at_its_border_only():
+    from fcn_lessons import data
+
+    image = data.make_shapes(1, image_size=64, seed=1)[0][0].astype("float32")
+    valid = _randomize(models.crop_classifier())
+    assert conv1x1.window_feature_mismatch(valid, "conv3", image, (2, 3)).max() < 1e-5
+    same = models.crop_classifier(padding="same")
+    for name in ("conv1", "conv2", "conv3"):
+        same.get_layer(name).set_weights(valid.get_layer(name).get_weights())
+    mismatch = conv1x1.window_feature_mismatch(same, "conv3", image, (2, 3))
+    assert mismatch.shape == (8, 8)
+    assert mismatch[2:6, 2:6].max() < 1e-5  # fields of units 2-5 (pixels 4u - 7 .. 4u + 10) lie inside the crop
+    assert mismatch[0].min() > 1e-3 and mismatch[:, -1].min() > 1e-3
+    with pytest.raises(ValueError, match="outside the image"):
+        conv1x1.window_feature_mismatch(valid, "conv3", image, (9, 0))
+    with pytest.raises(ValueError, match="layer_name must name a layer"):
+        conv1x1.window_feature_mismatch(valid, "dense", image, (0, 0))
+
+
+def test_label_agreement_finds_the_pixel_a_score_predicts():
+    labels = rng.integers(0, 3, (4, 40, 40)).astype("uint8")
+    labels[:, 0] = 255
+    stride, true_offset = 4, 6
+    predicted = labels[:, true_offset::stride, true_offset::stride][:, :8, :8]
+    rows = conv1x1.label_agreement_by_offset(predicted, labels, stride=stride, offsets=range(3, 10))
+    by_offset = {row["offset"]: row for row in rows}
+    assert by_offset[true_offset]["all"] == 1.0 and by_offset[true_offset]["objects"] == 1.0
+    assert max(row["all"] for row in rows if row["offset"] != true_offset) < 0.6
+    one_hot = np.eye(3)[predicted]  # scores: the argmax is taken
+    assert conv1x1.label_agreement_by_offset(one_hot, labels, stride=stride, offsets=[true_offset]) == [
+        by_offset[true_offset]]
+    assert conv1x1.agreement_peak(rows) == pytest.approx(true_offset, abs=0.5)
+    parabola = [{"offset": o, "objects": -(o - 15.3) ** 2} for o in range(12, 20)]
+    assert conv1x1.agreement_peak(parabola) == pytest.approx(15.3)
+    assert conv1x1.agreement_peak(parabola[:3]) == 14  # the best at an end: that offset itself
+    with pytest.raises(ValueError, match="score_maps must be"):
+        conv1x1.label_agreement_by_offset(predicted[:2], labels, stride=stride, offsets=[6])
+
+
+def test_time_dense_and_sliding_reports_both_clocks():
+    classifier = models.crop_classifier()
+    fcn = conv1x1.convolutionalize(classifier)
+    images = np.zeros((2, 40, 44, 3), np.float32)
+    timing = conv1x1.time_dense_and_sliding(classifier, fcn, images, 4, repeats=1, batch_size=2)
+    assert set(timing) == {"dense_s", "sliding_s", "dense_cpu_s", "sliding_cpu_s", "crops_cpu_s", "call_cpu_s",
+                           "calls", "outputs"}
+    assert timing["outputs"] == 2 * 3 * 4 and timing["calls"] == 2 * 6  # 12 crops per image, 2 per call
+    assert all(timing[key] >= 0 for key in timing)
