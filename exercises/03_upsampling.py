@@ -7,7 +7,7 @@
 #     - '3.3'
 #     - '3.4'
 #     - '3.5'
-#     fingerprint: d624f8c456f22d0a
+#     fingerprint: 9b0f4407bdacf157
 #     generated_from: solutions/03_upsampling.py
 #     kind: exercises
 #     lesson: '03'
@@ -123,40 +123,50 @@ checks.check_transposed_conv2d(transposed_conv2d)
 # %% [markdown]
 # ## Exercise 3.2: the bilinear kernel
 #
-# Write `bilinear_kernel(factor, channels)` returning the FCN initialisation of a
-# `Conv2DTranspose` that upsamples by `factor`, as a numpy array of shape
-# `(k, k, channels, channels)`:
-# - kernel size `k = 2·factor - factor % 2` (Caffe's bilinear-filler rule);
-# - tap `t` of the 1-D tent weighs `1 - |t - c| / factor`, where `c` is the kernel's
-#   middle; the 2-D filter is the product of the row and the column tents;
-# - channel i feeds only output channel i: every entry `[:, :, i, j]` with i ≠ j is zero.
+# Write `bilinear_kernel(factor, channels)`: FCN's initialisation of a `Conv2DTranspose`
+# that upsamples by `factor` (lesson 03, section 5), as a numpy array of shape
+# `(k, k, channels, channels)` with `k = 2·factor - factor % 2` (Caffe's bilinear-filler
+# rule: 4 taps for ×2, 5 for ×3).
+#
+# Derive the taps from the lesson's picture: the copy of one input pixel is a tent, 1 at
+# that pixel's own position, falling linearly with the distance in output pixels, and 0
+# at its neighbours' positions, `factor` output pixels away; the tent is centred on the
+# kernel's middle. Work out the taps for k = 4 and for k = 5 first, then the rule for any
+# factor. The 2-D filter is the product of a row tent and a column tent; classes must not mix.
 #
 # *Not allowed:* `fcn_lessons.upsampling` (its `bilinear_taps` and `bilinear_kernel` are
-# the answer) and Keras initialisers.
+# the answer), the course's `fcn_lessons.models.BilinearUpsampling`, and Keras initialisers.
 
 # %% [markdown]
 # <details><summary>Hint 1: one dimension first</summary>
 #
-# Build the 1-D tent as an array of k numbers; `np.outer(tent, tent)` is the 2-D filter.
+# Build the 1-D tent as an array of k numbers, then the 2-D filter from two of them.
 #
 # </details>
 #
 # <details><summary>Hint 2: where is the middle?</summary>
 #
-# The middle of k taps numbered 0 .. k-1 is `(k - 1) / 2`: between two taps when k is
-# even (factor - 0.5), on a tap when k is odd (factor - 1). Check: the tent is symmetric.
+# Number the taps 0 .. k - 1. For k = 5 the middle is a tap; for k = 4 it falls between
+# two taps. Either way the tent is symmetric about it: your taps must read the same backwards.
 #
 # </details>
 
 # %% [markdown]
-# <details><summary>Hint 3: keeping classes apart</summary>
+# <details><summary>Hint 3: how fast does it fall?</summary>
+#
+# From the middle to a neighbour's position is `factor` output pixels, and neighbouring
+# taps are one output pixel apart. Compare your ×2 taps with the kernel section 5 prints.
+#
+# </details>
+#
+# <details><summary>Hint 4: keeping classes apart</summary>
 #
 # Start from zeros and fill only `kernel[:, :, i, i]` for each channel i.
 #
 # </details>
 
 # %% tags=["exercise"]
-# Not allowed here: fcn_lessons.upsampling, Keras initialisers.
+# Not allowed here: fcn_lessons.upsampling, fcn_lessons.models.BilinearUpsampling, Keras initialisers.
 def bilinear_kernel(factor, channels):
     """int factor, int channels -> (k, k, channels, channels) bilinear Conv2DTranspose kernel."""
     # Exercise 3.2: build the per-channel bilinear kernel
@@ -169,14 +179,15 @@ checks.check_bilinear_kernel(bilinear_kernel)
 # %% [markdown]
 # ## Exercise 3.3: the output size of Conv2DTranspose, derived
 #
-# Write `transposed_conv_output_size(input_size, kernel_size, stride, padding,
-# output_padding=None)`: the length of `keras.layers.Conv2DTranspose`'s output along one
-# axis, as an int, for `padding` 'valid' or 'same' and `output_padding` None or an int
-# smaller than the stride.
+# Write `transposed_conv_output_size(input_size, kernel_size, stride, padding)`: the
+# length of `keras.layers.Conv2DTranspose`'s output along one axis, as an int, for
+# `padding` 'valid' or 'same' (and `output_padding` left at its default, None).
 #
 # Derive it, do not look it up: draw the copies of a short row (the lesson's sections 3.1
-# and 4), and use the lesson's table of sizes measured on the layer as your data. Your rule
-# must reproduce every row of that table; the check tries more cases than it shows.
+# and 4), and use the lesson's table of lengths measured on the layer, its rows without an
+# `out_pad`, as your data. Your rule must reproduce those rows; the check tries more cases
+# than it shows. (`output_padding` is left out: it is a Keras convention that sets the
+# length by decree, which no picture of the copies can derive.)
 #
 # *Not allowed:* Keras and TensorFlow (building a layer and reading its shape measures the
 # answer instead of deriving it) and `fcn_lessons.upsampling`.
@@ -192,31 +203,24 @@ checks.check_bilinear_kernel(bilinear_kernel)
 #
 # <details><summary>Hint 2: 'same'</summary>
 #
-# 'same' promises an output s times the input, whatever k: Keras crops the copies to that
-# length (or extends them, when they are shorter).
+# Look at the table's 'same' rows: which of its columns does Keras' length match, whatever
+# k is? Why is that the length an FCN decoder wants?
 #
 # </details>
 
 # %% [markdown]
 # <details><summary>Hint 3: 'valid' with a short kernel</summary>
 #
-# Compare the table's "copies cover" and "Keras" columns for k = 1: Keras keeps a slot of
-# s output pixels for every input pixel, even where the copy is shorter than the slot.
-#
-# </details>
-#
-# <details><summary>Hint 4: output_padding</summary>
-#
-# With `output_padding`, Keras starts from the length the copies cover, takes off the
-# padding it assumes on each side (k // 2 pixels for 'same', none for 'valid'), and adds
-# `output_padding`. Check it against the table's two rows with an out_pad.
+# Compare the table's "copies cover" and "Keras" columns for k = 1: which is larger? Keras
+# keeps a slot of s output pixels for every input pixel, even where the copy is shorter
+# than its slot.
 #
 # </details>
 
 # %% tags=["exercise"]
 # Not allowed here: Keras / TensorFlow, fcn_lessons.upsampling.
-def transposed_conv_output_size(input_size, kernel_size, stride, padding, output_padding=None):
-    """Output length of Conv2DTranspose along one axis (an int)."""
+def transposed_conv_output_size(input_size, kernel_size, stride, padding):
+    """Output length of Conv2DTranspose along one axis (an int), output_padding=None."""
     # Exercise 3.3: derive Keras' Conv2DTranspose output length
     raise NotImplementedError("Exercise 3.3: derive Keras' Conv2DTranspose output length")
 
@@ -225,18 +229,22 @@ def transposed_conv_output_size(input_size, kernel_size, stride, padding, output
 checks.check_transposed_conv_output_size(transposed_conv_output_size)
 
 # %% [markdown]
-# ## Exercise 3.4: phase sums, and whether a constant comes out flat
+# ## Exercise 3.4: phase sums, flatness, and a balanced kernel of your own
 #
-# Write `analyse_phases(kernel, stride)` for a single-channel kernel (a (kh, kw) numpy
-# array) and an int stride s. Return a pair `(sums, flat)`:
-# - `sums`: an (s, s) array; `sums[p, q]` is the total weight of phase (p, q), the taps
-#   `kernel[a, b]` with `a % s == p` and `b % s == q`;
-# - `flat`: True when a transposed convolution with this kernel and stride turns a
-#   constant input into a constant output (away from the borders), else False.
+# **Part 1.** Write `analyse_phases(kernel, stride)` for a single-channel kernel (a
+# (kh, kw) numpy array) and an int stride s. Return a pair `(sums, flat)`:
+# - `sums`: an (s, s) array; `sums[p, q]` is the value of an interior output pixel (y, x)
+#   with `y % s == p` and `x % s == q` when the transposed convolution receives a constant
+#   input of 1. Work out which taps of which copies reach such a pixel;
+# - `flat`: True when that output is the same at every interior pixel, else False.
 #
-# Reason before you code: which output pixels does tap (a, b) of each copy reach? The
-# check tries bilinear kernels, uniform and random ones, and kernels balanced by hand whose
-# copies overlap unevenly.
+# The check tries bilinear kernels, uniform and random ones, and kernels balanced by hand.
+
+# %% [markdown]
+# **Part 2.** Set `BALANCED_KERNEL` to a 5×5 kernel of your own design that stride 3 turns
+# a constant into a constant, every tap positive, and not the ×3 bilinear kernel (nor a
+# multiple of it). At k = 5, s = 3 the copies overlap unevenly: your kernel shows what
+# really decides.
 #
 # *Not allowed:* `fcn_lessons.upsampling` (`phase_sums`, `balanced_phases` and
 # `overlap_counts` are the course's answers) and Keras or TensorFlow.
@@ -249,31 +257,47 @@ checks.check_transposed_conv_output_size(transposed_conv_output_size)
 #
 # </details>
 #
-# <details><summary>Hint 2: what a constant input gives</summary>
+# <details><summary>Hint 2: what one interior pixel receives</summary>
 #
-# If every input pixel is c, an interior output pixel of phase (p, q) receives each tap of
-# that phase exactly once, from some copy: its value is c times the phase's sum.
+# Take one interior output pixel and list the copies that reach it: which tap of each?
+# Could it receive the same tap twice, or miss one of its phase?
+#
+# </details>
+#
+# <details><summary>Hint 3: comparing floats</summary>
+#
+# Two sums that should be equal may differ in their last bits: decide "all equal" with
+# a tolerance (`np.allclose`).
 #
 # </details>
 
 # %% [markdown]
-# <details><summary>Hint 3: when that is flat</summary>
+# <details><summary>Hint 4: design one row first</summary>
 #
-# When all s·s sums are equal. They are floats: compare with a tolerance (`np.allclose`),
-# and note that equal sums need not be 1, nor need the copies overlap evenly.
+# At stride 3, which of the 5 taps of a row land in the same phase? What must hold
+# between the three phases' totals?
+#
+# </details>
+#
+# <details><summary>Hint 5: from a row to a kernel</summary>
+#
+# The taps of one phase of `np.outer(row, column)` are the products of a row phase's taps
+# with a column phase's taps. What does such a phase add up to when both are balanced?
 #
 # </details>
 
 # %% tags=["exercise"]
 # Not allowed here: fcn_lessons.upsampling, Keras / TensorFlow.
+# Exercise 3.4: compute the phase sums, decide flatness, and design a balanced 5×5 kernel
 def analyse_phases(kernel, stride):
     """(kh, kw) kernel, int stride -> ((stride, stride) phase sums, bool: a constant comes out flat)."""
-    # Exercise 3.4: compute the phase sums and decide flatness
     raise NotImplementedError("Exercise 3.4: compute the phase sums and decide flatness")
 
 
+BALANCED_KERNEL = ...  # a 5×5 numpy array, every tap positive
+
 # %% tags=["check"]
-checks.check_analyse_phases(analyse_phases)
+checks.check_analyse_phases(analyse_phases, BALANCED_KERNEL)
 
 # %% [markdown]
 # ## Exercise 3.5: predict, then run: two stacked layers
@@ -315,12 +339,13 @@ checks.check_stacked_checkerboard_prediction(PREDICTION)
 # - 3.1: a transposed convolution is a scatter-add of kernel copies, s pixels apart;
 #   Keras' kernel layout is (kh, kw, C_out, C_in), and nothing is flipped.
 # - 3.2: FCN's bilinear kernel: size 2f - f mod 2, a tent centred on the kernel's middle
-#   (f - 0.5 for even sizes, f - 1 for odd ones), per channel only; it sums to f².
+#   (f - 0.5 for even sizes, f - 1 for odd ones), falling by 1/f per tap, per channel
+#   only; it sums to f².
 # - 3.3: the output length, from the picture: the copies cover `(n - 1)·s + k` pixels;
-#   'same' returns `n·s`; 'valid' never fewer than `n·s`; `output_padding` adjusts the
-#   length Keras computes from the padding it assumes.
+#   'same' returns `n·s`; 'valid' never fewer than `n·s`.
 # - 3.4: a constant comes out flat exactly when the phase sums are equal, whatever the
-#   overlap: the ×3 bilinear kernel (k = 5, s = 3) is flat, a random k = 2s kernel is not.
+#   overlap: the ×3 bilinear kernel (k = 5, s = 3) is flat, and so is a kernel of your own
+#   such as the outer product of `1, 1, 2, 1, 1`; a random k = 2s kernel is not.
 # - 3.5: stacked layers compound: two k = 3, s = 2 layers give a ratio of 3, period 4.
 #
 # Next: lesson 04 builds FCN-32s, whose last layer is your bilinear kernel of size 64.

@@ -14,8 +14,9 @@ the one home of what every lesson says about label maps; ``data``, ``voc``, ``vi
 - ``distance_to_boundary``: how far each pixel is from a pixel of another label
   (Euclidean or chessboard); ``boundary_band``: the pixels within a width of a border
   (the "trimap" band of ``metrics.trimap_scores``).
-- ``class_counts_per_block``: the classes of every block×block cell (an ideal score map
-  at that output stride); ``coarse_oracle``: that score map upsampled and arg-maxed.
+- ``class_counts_per_block``: the classes of every block×block cell;
+  ``class_shares_per_block``: the same as shares of its labelled pixels (the ideal score
+  map at that output stride); ``coarse_oracle``: that score map upsampled and arg-maxed.
 
 Image borders are never label borders: a region that reaches the edge of the image is not
 closer to a boundary for it.
@@ -192,6 +193,20 @@ def class_counts_per_block(masks, block: int, num_classes: int) -> np.ndarray:
     return one_hot.reshape(n, h // block, block, w // block, block, num_classes).sum(axis=(2, 4))
 
 
+def class_shares_per_block(masks, block: int, num_classes: int) -> np.ndarray:
+    """The ideal score map at output stride ``block``: each cell's class shares of its labelled pixels.
+
+    ``class_counts_per_block`` divided by the cell's labelled pixels (void counts for no
+    class), so a cell's shares sum to 1, or to 0 for an all-void cell. What
+    ``coarse_oracle`` upsamples, and lesson 03's fitting task feeds its upsamplers.
+
+    Returns:
+        (N, H / block, W / block, num_classes) float32.
+    """
+    cells = class_counts_per_block(masks, block, num_classes)
+    return cells / np.maximum(cells.sum(axis=-1, keepdims=True), 1.0)
+
+
 def coarse_oracle(masks, stride: int, num_classes: int) -> np.ndarray:
     """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
 
@@ -209,8 +224,7 @@ def coarse_oracle(masks, stride: int, num_classes: int) -> np.ndarray:
     import keras
 
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
-    cells = class_counts_per_block(masks, stride, num_classes)
-    cells /= np.maximum(cells.sum(axis=-1, keepdims=True), 1.0)
+    cells = class_shares_per_block(masks, stride, num_classes)
     h, w = np.shape(masks)[1:]
     if stride == 1:
         return cells.argmax(axis=-1)

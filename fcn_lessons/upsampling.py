@@ -614,8 +614,9 @@ def artifact_score(output, stride, *, margin: int = 0) -> float:
     value: ``(max phase mean - min phase mean) / mean |output|``. It is 0 when every phase
     is equally bright (no checkerboard), and e.g. 4/3 for a uniform 3×3 kernel with
     stride 2 on a constant input (phases covered 4, 2, 2 and 1 times). The phase means
-    are the output's periodic component at the stride period: its energy at the stride
-    frequency and its harmonics.
+    are the output's periodic part at the stride period (the part that repeats every s
+    pixels), so the score is the size, peak to peak, of that periodic part relative to the
+    output's mean magnitude.
 
     Args:
         output: (H, W), (H, W, C) or (N, H, W, C).

@@ -7,8 +7,9 @@ what the lesson *does* with them, so that its cells stay short:
   :func:`show_interpolations` (nearest and both bilinear conventions on a photograph),
   :func:`show_counts_and_phases` (overlap counts beside phase sums);
 - checkerboards: :func:`per_channel`, :func:`artifact_demo` (four upsamplers on one
-  image), :func:`stack_on_constant` (stacked upsampling layers), :func:`fcn32s_border`
-  (what FCN-32s's first output rows receive);
+  image), :func:`stack_on_constant` (stacked upsampling layers) and :func:`plot_profiles`
+  (their outputs, periods marked), :func:`fcn32s_border` (what FCN-32s's first output
+  rows receive);
 - the fitting task of section 6: :func:`block_class_shares`, :func:`upsampling_model`,
   :func:`pixel_accuracy`, :func:`fit_upsamplers`, :func:`constant_map_artifact_score`.
 """
@@ -21,7 +22,7 @@ from fcn_lessons import _validate, upsampling
 
 __all__ = [
     "draw_scatter_add_2d", "show_interpolations", "show_counts_and_phases", "per_channel", "artifact_demo",
-    "stack_on_constant", "fcn32s_border", "block_class_shares", "upsampling_model", "pixel_accuracy",
+    "stack_on_constant", "plot_profiles", "fcn32s_border", "block_class_shares", "upsampling_model", "pixel_accuracy",
     "fit_upsamplers", "constant_map_artifact_score", "ARTIFACT_DEMOS",
 ]
 
@@ -252,6 +253,40 @@ def stack_on_constant(layers, *, length: int = 12) -> np.ndarray:
     return values[incomplete:values.size - incomplete]
 
 
+def plot_profiles(panels, *, shown: int):
+    """Rows of values (e.g. from :func:`stack_on_constant`), one panel per period, with the period marked.
+
+    Args:
+        panels: a list of (title, {name: 1-D profile}, period): each panel draws its
+            profiles' first ``shown`` values and a dashed line every ``period`` pixels,
+            so the period a pattern repeats with can be read off.
+        shown: positive int, the number of output pixels drawn.
+
+    Returns:
+        the matplotlib Figure (panels stacked, one x axis).
+    """
+    import matplotlib.pyplot as plt
+
+    shown = _validate.integer(shown, "shown", minimum=1)
+    if not panels:
+        raise ValueError("panels must hold at least one (title, profiles, period) entry.")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.2 * len(panels)), sharex=True, squeeze=False)
+    for ax, (title, profiles, period) in zip(axes[:, 0], panels):
+        period = _validate.integer(period, "period", minimum=1)
+        for x in range(0, shown + 1, period):
+            ax.axvline(x - 0.5, color="grey", linestyle="--", linewidth=0.7)
+        for name, profile in profiles.items():
+            ax.plot(np.asarray(profile)[:shown], marker=".", markersize=3, label=name)
+        ax.set_title(f"{title} (dashed lines every {period} pixels)", fontsize=10)
+        ax.set_ylabel("value")
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top + 0.45 * (top - bottom))  # room for the legend above the curves
+        ax.legend(loc="upper right", fontsize=8, ncol=len(profiles))
+    axes[-1, 0].set_xlabel("output pixel (interior)")
+    fig.tight_layout()
+    return fig
+
+
 def fcn32s_border(*, kernel_size: int = 64, stride: int = 32, crop: int = 19, rows: int = 64) -> dict:
     """What the first output rows of the reference FCN-32s receive from its upsampling layer.
 
@@ -282,15 +317,16 @@ def fcn32s_border(*, kernel_size: int = 64, stride: int = 32, crop: int = 19, ro
 
 
 def block_class_shares(label_maps, factor: int, num_classes: int) -> np.ndarray:
-    """(N, H, W) class ids -> (N, H/f, W/f, num_classes): the share of each class in every f×f block.
+    """(N, H, W) class ids -> (N, H/f, W/f, num_classes): each f×f block's class shares.
 
-    A perfect but coarse score map (void pixels count for no class), what an FCN's score
-    layer would ideally produce at output stride f.
+    The ideal score map at output stride f, ``labels.class_shares_per_block`` (shares of a
+    block's labelled pixels; void counts for no class): the same cells that lesson 00's and
+    02's ``labels.coarse_oracle`` upsamples bilinearly.
     """
-    from fcn_lessons import data
+    from fcn_lessons import labels
 
     factor = _validate.integer(factor, "factor", minimum=1)
-    return data.class_counts_per_block(label_maps, factor, num_classes) / factor ** 2
+    return labels.class_shares_per_block(label_maps, factor, num_classes)
 
 
 def upsampling_model(kernel_initializer, *, factor: int, num_classes: int, learning_rate: float, seed: int = 0):

@@ -43,10 +43,11 @@
 # **Prerequisites:** lesson 01 (score maps at an output stride); strided convolutions and
 # Keras layers; numpy indexing.
 #
-# **Run time:** about a minute on a laptop CPU: 71 s (60 s in quick mode) measured on the
-# course's 2-core machine while other jobs loaded it (`docs/RESULTS.md`), so an upper
-# bound. On a GPU it has not been measured; most of the work is numpy, which runs on the
-# CPU anyway. The exercises are in `exercises/03_upsampling.ipynb`.
+# **Run time:** to be measured on a quiet machine (`docs/RESULTS.md` holds the figures so
+# far); section 6 trains two small Keras models, the rest is numpy. A GPU run has not been
+# measured.
+#
+# The exercises are in `exercises/03_upsampling.ipynb`.
 #
 # Sections marked **(first pass: skip)** deepen a point; nothing later depends on them.
 
@@ -407,7 +408,8 @@ assert not np.allclose(round_trip, image, atol=0.1)
 # and is k wide, so the copies cover `(n - 1)·s + k` pixels. Keras then decides how much
 # of that to return. With `padding='same'` it returns exactly `n·s`, s times the input,
 # which is what an FCN decoder wants. The other cases, measured on the layer itself
-# (exercise 3.3 asks you to derive the rule that produces the last column):
+# (exercise 3.3 asks you to derive, from the picture, the rule behind the last column of
+# the rows without `output_padding`):
 
 # %%
 SIZE_EXAMPLES = [  # (n, k, s, padding, output_padding)
@@ -457,11 +459,12 @@ assert raised is not None, "this call used to fail; if it works now, the trap is
 #
 # Bilinear interpolation by an integer factor f is a transposed convolution: every input
 # pixel spreads its value into the output with a tent-shaped weight, 1 at its own centre,
-# falling linearly to 0 at the centres of its neighbours, f output pixels away. Tap t of
-# a kernel of size k weighs `1 - |t - c| / f`, with c the kernel's middle, `(k - 1) / 2`:
-# `f - 0.5` for an even size, `f - 1` for an odd one. The 2-D kernel is the outer product
-# of two such tents, placed **only on the diagonal** (input channel i feeds output
-# channel i), because each channel is the score of one class and classes must not mix.
+# falling linearly to 0 at the centres of its neighbours, f output pixels away. The
+# kernel holds that tent, sampled once per output pixel and centred on the kernel's
+# middle (exercise 3.2 asks you to work out its taps). The 2-D kernel is the outer
+# product of two such tents, placed **only on the diagonal** (input channel i feeds
+# output channel i), because each channel is the score of one class and classes must
+# not mix.
 
 # %% [markdown]
 # Which size? Caffe's bilinear filler documents `k = 2f - f mod 2` (4 for ×2, 5 for ×3,
@@ -474,7 +477,7 @@ assert raised is not None, "this call used to fail; if it works now, the trap is
 
 # %%
 print("×2 kernel, one channel (the FCN-16s/8s intermediate upsampling):\n", upsampling.bilinear_kernel(2, 1)[:, :, 0, 0])
-print("×3 taps (odd factor: 5 taps, centre tap 2 = f - 1):", upsampling.bilinear_taps(3))
+print("×3 taps (odd factor: 5 taps):", upsampling.bilinear_taps(3))
 for factor in (2, 3, 4, 8, 32):
     kernel = upsampling.bilinear_kernel(factor, 1)[:, :, 0, 0]
     print(f"×{factor}: size {kernel.shape[0]}, weights sum to {kernel.sum():.0f} = {factor}²")
@@ -520,6 +523,28 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### The classic mistake: mixing the classes
+#
+# A common mistake is to fill *every* channel pair with the tent (Caffe's bilinear
+# filler does this unless the layer is grouped per channel). Output channel j then
+# receives the sum of all input channels: every class gets the same score map.
+
+# %%
+mixing_kernel = np.repeat(np.repeat(upsampling.bilinear_kernel(BILINEAR_FACTOR, 1), 3, axis=2), 3, axis=3)
+mixed = upsampling.transposed_conv2d(coarse, mixing_kernel, BILINEAR_FACTOR, "same")
+print("output channels identical:", np.allclose(mixed[..., 0], mixed[..., 1]) and np.allclose(mixed[..., 1], mixed[..., 2]))
+print(f"mean brightness, mixing kernel / per-channel kernel: {mixed.mean() / by_layer.mean():.2f}")
+fig, axes = plt.subplots(1, 2, figsize=(6.5, 3.3))
+axes[0].imshow(np.clip(by_layer, 0, 1))
+axes[0].set_title("per channel (FCN)")
+axes[1].imshow(np.clip(mixed / 3, 0, 1))
+axes[1].set_title("every pair filled (÷3)")
+for ax in axes:
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ### What FCN-32s's border receives
 #
 # The reference networks do not pad 'same'. FCN-32s upsamples its score map with a
@@ -551,25 +576,6 @@ for row in (0, single.max(), single.max() + 1):
 # every class's score is scaled alike, but the loss is not: for the same coarse scores
 # the cross-entropy is 0.50 at row 0 and 0.19 at row 12, against 0.18 in the interior,
 # and its gradient changes with it. The bottom and right edges depend on the input size.
-#
-# Now the classic mistake: fill *every* channel pair with the tent (Caffe's bilinear
-# filler does this unless the layer is grouped per channel). Output channel j then
-# receives the sum of all input channels: every class gets the same score map.
-
-# %%
-mixing_kernel = np.repeat(np.repeat(upsampling.bilinear_kernel(BILINEAR_FACTOR, 1), 3, axis=2), 3, axis=3)
-mixed = upsampling.transposed_conv2d(coarse, mixing_kernel, BILINEAR_FACTOR, "same")
-print("output channels identical:", np.allclose(mixed[..., 0], mixed[..., 1]) and np.allclose(mixed[..., 1], mixed[..., 2]))
-print(f"mean brightness, mixing kernel / per-channel kernel: {mixed.mean() / by_layer.mean():.2f}")
-fig, axes = plt.subplots(1, 2, figsize=(6.5, 3.3))
-axes[0].imshow(np.clip(by_layer, 0, 1))
-axes[0].set_title("per channel (FCN)")
-axes[1].imshow(np.clip(mixed / 3, 0, 1))
-axes[1].set_title("every pair filled (÷3)")
-for ax in axes:
-    ax.axis("off")
-plt.tight_layout()
-plt.show()
 
 # %% [markdown]
 # ## 6. Learned or fixed? Bilinear versus random initialisation
@@ -585,11 +591,15 @@ plt.show()
 
 # %% [markdown]
 # What if we start from a random kernel instead? A tiny fitting task: upsample
-# class-score maps ×8, as FCN-8s's last layer does. The input is the share of each class
-# in every 8×8 block of a course label map (a perfect but coarse score map); the target is
-# the full-resolution label map; the loss is per-pixel softmax cross-entropy with the void
-# label ignored. One `Conv2DTranspose(5, 16, strides=8, padding='same')` layer, no bias,
-# trained with Adam from two initialisations (`upsampling_demos.fit_upsamplers`).
+# class-score maps ×8, as FCN-8s's last layer does. The input is each 8×8 block's class
+# shares of its labelled pixels (`labels.class_shares_per_block`: a perfect but coarse
+# score map, the one lesson 00's oracle upsamples); the target is the full-resolution
+# label map; the loss is per-pixel softmax cross-entropy with the void label ignored. One
+# `Conv2DTranspose(5, 16, strides=8, padding='same')` layer, no bias, trained with Adam
+# from two initialisations (`upsampling_demos.fit_upsamplers`). The table's last column
+# is each trained kernel's *artifact score* (defined in section 8.2): 0 when the kernel
+# turns a map that says "background" everywhere into an output that does not vary with
+# the position on the stride grid, larger the more it does.
 
 # %%
 SCORE_FACTOR = 8  # FCN-8s's last upsampling
@@ -641,11 +651,11 @@ assert np.all(bilinear_curve[:, 1] > random_curve[:, 1]), "random init should be
 # upsampler) and training mostly scales its logits up, lowering the cross-entropy. The
 # random start mixes classes (its first accuracy is near chance) and must learn the
 # interpolation from the data; after the same number of steps it is still behind in
-# both loss and accuracy. The last column applies each trained kernel to a map that says
-# "background" everywhere and scores how periodic the output is (section 8): training
-# can leave periodic ripples in either kernel, and how much depends on the run length
-# (`docs/RESULTS.md` records a learner-sized run). In this toy, the fixed bilinear
-# upsampler's *accuracy* is the best of all, in line with the FAQ's finding.
+# both loss and accuracy. The artifact scores show that training can leave periodic
+# ripples in either kernel; how much depends on the run length (`docs/RESULTS.md`
+# records a learner-sized run and a quick one), so the lesson claims no ordering for them.
+# In this toy, the fixed bilinear upsampler's *accuracy* is the best of all, in line with
+# the FAQ's finding.
 #
 # ## 7. Max-unpooling and depth-to-space
 #
@@ -753,8 +763,8 @@ plt.show()
 # %% [markdown]
 # k = 3, s = 2 covers the pixels of a 2×2 block 4, 2, 2 and 1 times; in 2-D the
 # unevenness multiplies across the axes (Odena et al.: "the unevenness gets squared").
-# k = 4, s = 2 and, despite a popular quiz answer, **k = 2, s = 2** overlap evenly (k = s
-# does not overlap at all).
+# k = 4, s = 2 and **k = 2, s = 2** overlap evenly (k = s does not overlap at all: every
+# output pixel receives exactly one copy).
 #
 # ### 8.1 What decides: the phase sums
 #
@@ -788,7 +798,8 @@ for weights in ("tent of size k", "bilinear of the stride"):  # the checkerboard
 # kernel always has them), and Odena et al. report that trained networks "struggle to
 # avoid it completely"; even evenly overlapping deconvolutions "often learn kernels that
 # cause similar artifacts". The reference's FCN-AlexNet kernel (63 taps, stride 32) is
-# another balanced kernel with uneven overlap. Exercise 3.4 computes phase sums.
+# another balanced kernel with uneven overlap. Exercise 3.4 computes phase sums and asks
+# you to design such a kernel.
 #
 # ### 8.2 A score for artifacts
 
@@ -802,9 +813,10 @@ for weights in ("tent of size k", "bilinear of the stride"):  # the checkerboard
 #
 # It is 0 when every phase is equally bright. For a uniform kernel on a constant input the
 # phase means are the overlap counts: (4 - 1) / 2.25 = 1.33 for k = 3, s = 2. (The phase
-# means are the periodic part of the image at the stride period, so this is the energy at
-# the stride frequency and its harmonics, normalised.) Scores for uniform kernels on a
-# constant input, for every k and s up to 8 and 4:
+# means are the part of the image that repeats every s pixels, so the score is the size,
+# peak to peak, of the output's periodic part at the stride, relative to its mean
+# magnitude.) Scores for uniform kernels on a constant input, for every k and s up to 8
+# and 4:
 
 # %%
 print("k \\ s " + "".join(f"{s:>7d}" for s in range(1, 5)))
@@ -840,13 +852,12 @@ random_chain = [(taps * s / taps.sum(), s) for taps, (s, _) in zip(random_taps, 
 profiles = {"bilinear, all three layers": demos.stack_on_constant(bilinear_chain, length=CHAIN_LENGTH),
             "random, the ×8 layer alone": demos.stack_on_constant(random_chain[2:], length=4 * CHAIN_LENGTH),
             "random, all three layers": demos.stack_on_constant(random_chain, length=CHAIN_LENGTH)}
-fig, ax = plt.subplots(figsize=(11, 3))
 for name, profile in profiles.items():
-    ax.plot(profile[:SHOWN], label=name)
-    print(f"{name:28s} interior from {profile.min():.2f} to {profile.max():.2f}")
-ax.set(xlabel="output pixel (interior)", ylabel="value (input: all ones)", title="a constant through FCN-8s's upsamplers")
-ax.set_ylim(top=1.65)  # room for the legend
-ax.legend(loc="upper right", ncol=3, fontsize=8)
+    period = next(p for p in range(1, profile.size) if np.allclose(profile[p:], profile[:-p]))
+    print(f"{name:28s} interior from {profile.min():.2f} to {profile.max():.2f}, repeats every {period} pixels")
+names = list(profiles)
+fig = demos.plot_profiles([("the bilinear chain, and one random ×8 layer", {n: profiles[n] for n in names[:2]}, 8),
+                           ("three random layers", {names[2]: profiles[names[2]]}, 32)], shown=SHOWN)
 plt.show()
 
 # %% [markdown]
@@ -858,10 +869,12 @@ plt.show()
 #
 # ### 8.4 Checkerboards in gradients (first pass: skip)
 #
-# Odena et al. point at the other direction too: the gradient of a convolution with
-# respect to its input is a transposed convolution (section 3.3), so "If the stride doesn't
-# divide the kernel size, we get checkerboard patterns in the gradient". A 3×3
-# convolution with stride 2 (common in backbones), all weights 1, every output's gradient 1:
+# Odena et al. point at the other direction too: "Whenever we compute the gradients of a
+# convolutional layer, we do deconvolution (transposed convolution) on the backward pass.
+# This can cause checkerboard patterns in the gradient, just like when we use
+# deconvolution to generate images." Section 3.3 showed that gradient to be a transposed
+# convolution, so the rule of 8.1 applies to it. A 3×3 convolution with stride 2 (common
+# in backbones; 3 is not divisible by 2), all weights 1, every output's gradient 1:
 
 # %%
 GRAD_SIDE = 16
@@ -875,10 +888,12 @@ print("gradient reaching the input pixels, rows and columns 2-7:\n", input_gradi
 assert np.array_equal(input_gradient[2:8, 2:8], np.tile(upsampling.overlap_counts(3, 2, (2, 2)), (3, 3)))
 
 # %% [markdown]
-# Some input pixels get four times the gradient of their neighbours, for no reason in the
-# data: the network learns more from them. The phase sums decide here as well (this is
-# the transposed convolution of a constant), so the cure is the same: kernel sizes
-# divisible by the stride, or balanced weights.
+# The pattern is the overlap counts of k = 3, s = 2 (4, 2, 2, 1): the input pixels of one
+# phase receive four times the gradient of those of another, for no reason in the data,
+# so the layers below this one get four times the gradient at those positions (Odena et al.: "some neurons will get many times the gradient of their
+# neighbors, basically arbitrarily"). This is the transposed convolution of a constant, so
+# the phase sums decide here as well, and the cure is the same: balanced phase sums (for
+# uniform weights, this means a kernel size divisible by the stride).
 #
 # ### 8.5 On a photograph
 #
@@ -917,11 +932,12 @@ plt.show()
 # %% [markdown]
 # ## 9. Explore
 #
-# Two explorers put all of this under sliders. They run in JupyterLab, Jupyter Notebook
-# and Colab (they use only the widgets that ipywidgets 7.7, Colab's version, and 8
-# share). A control change renders a new frame in about 5 ms on the course's CPU
-# (`python -m fcn_lessons.bench widgets`). Where no widget front end runs (GitHub's
-# viewer, nbconvert), the static picture above each explorer shows its default setting.
+# Two explorers put all of this under sliders. They are tested in JupyterLab (a browser
+# test) and use only widgets that ipywidgets 7.7 (Colab's version) and 8 share; they have
+# not been tried in Colab itself. A control change redraws the frame with numpy and
+# OpenCV, no TensorFlow; `python -m fcn_lessons.bench widgets` measures how long that takes
+# (`docs/RESULTS.md`). Where no widget front end runs (GitHub's viewer, nbconvert), the
+# static picture above each explorer shows its default setting.
 #
 # **The upsampling explorer** averages an image down by the factor (what a network sees at
 # that output stride) and upsamples it back with the chosen method. Try the photograph
@@ -978,5 +994,6 @@ checkerboard_demo
 #   with balanced (bilinear) kernels or resize-convolution.
 #
 # **Exercises** (`exercises/03_upsampling.ipynb`): 3.1 a numpy transposed convolution;
-# 3.2 the bilinear kernel; 3.3 the Conv2DTranspose output size, derived; 3.4 phase sums
-# and flatness; 3.5 predict what two stacked layers do to a constant.
+# 3.2 the bilinear kernel, its taps derived from the tent; 3.3 the Conv2DTranspose output
+# size, derived; 3.4 phase sums and flatness, and a balanced kernel of your own design;
+# 3.5 predict what two stacked layers do to a constant.

@@ -201,7 +201,7 @@ def test_lesson_03_runs_and_its_explorers_respond_in_jupyterlab(chromium, lab, r
                              "choosing factor ×8")
             method = page.locator(".widget-dropdown").filter(has=page.locator('label:text-is("method")')).last
             _change_and_wait(page, explorer, lambda: method.locator("select").select_option(
-                label="transposed conv, uneven kernel (k=3f/2)"), "choosing the uneven transposed conv")
+                label="transposed conv, uniform kernel, k=3f/2 (uneven overlap)"), "choosing the uneven transposed conv")
 
             board = _image_in_box(page, "kernel size")
             board.scroll_into_view_if_needed()

@@ -5,10 +5,20 @@ import keras
 import numpy as np
 import pytest
 
+import functools
+
+import fcn_lessons
 from fcn_lessons import checks, upsampling
 from fcn_lessons.checks import upsampling as upsampling_checks
-from fcn_lessons.checks._core import GRADING_SEED_ENV, CaseFailure
+from fcn_lessons.checks._core import GRADING_SEED_ENV, CaseFailure, NotDone
 from check_harness import GRADING_SEED, CheckSpec, check_tests, memorised, prediction_of
+
+
+def _in_notebook(source: str, name: str = "answer"):
+    """The function ``name`` defined by ``source`` as a notebook cell would define it (module ``__main__``)."""
+    namespace = {"__name__": "__main__", "np": np, "upsampling": upsampling, "fcn_lessons": fcn_lessons}
+    exec(source, namespace)  # noqa: S102 - test code, fixed strings
+    return namespace[name]
 
 
 # --- Exercise 3.1: numpy transposed convolution ----------------------------------------------
@@ -70,8 +80,14 @@ MISTAKES_3_1 = {
                                                                               k.shape[2])),
     "square kernel assumed": lambda x, k, s: _scatter(x, k[:, :k.shape[0]], s),
     "Keras 'same' output instead of the full one": lambda x, k, s: upsampling.transposed_conv2d(x, k, s, "same"),
+    "Keras 'valid' length when k < s (trailing zeros)": lambda x, k, s: _scatter(
+        x, k, s, size=(x.shape[0] * s + max(k.shape[0] - s, 0), x.shape[1] * s + max(k.shape[1] - s, 0), k.shape[2])),
+    "a notebook lambda around the course's transposed_conv2d": _in_notebook(
+        "answer = lambda x, k, s: upsampling.transposed_conv2d(x, k, s)"),
 }
 HINTS_3_1 = {
+    "Keras 'valid' length when k < s (trailing zeros)": "padding='valid' then returns",
+    "a notebook lambda around the course's transposed_conv2d": "your lambda uses fcn_lessons.upsampling.transposed_conv2d",
     "stride forgotten (copies one pixel apart)": "The stride is missing",
     "stride forgotten in the placement (output of the right size)": "The stride is missing",
     "kernel flipped": "kernel flipped",
@@ -109,51 +125,60 @@ MISTAKES_3_2 = {
     "PyTorch layout (C, C, k, k)": lambda f, c: _bilinear(f, c).transpose(2, 3, 0, 1),
     "Keras' Conv2D initialiser instead": lambda f, c: np.asarray(
         keras.initializers.GlorotUniform(seed=0)((2 * f - f % 2, 2 * f - f % 2, c, c))),
+    # the reviewer's: the reference's upsample_filt(2f) for every factor (its VGG nets' sizes)
+    "the reference's upsample_filt(2·factor) for odd factors too": lambda f, c: _bilinear(
+        f, c, size=2 * f, centre=lambda f, k: (k + 1) // 2 - (1 if k % 2 else 0.5)),
+    "a notebook lambda around the course's bilinear_kernel": _in_notebook(
+        "answer = lambda f, c: upsampling.bilinear_kernel(f, c)"),
+    "a notebook function using the course's Keras initialiser": _in_notebook(
+        "from fcn_lessons.models import BilinearUpsampling\n"
+        "def answer(f, c):\n    k = 2 * f - f % 2\n    return np.asarray(BilinearUpsampling()((k, k, c, c)))\n"),
 }
 HINTS_3_2 = {
     "every channel pair filled (mixes classes)": "mixes channels",
-    "centre factor - 1 for even sizes": "half a tap off",
-    "centre factor - 0.5 for odd sizes too": "its middle is tap",
+    "centre factor - 1 for even sizes": r"no\s+middle tap",
+    "centre factor - 0.5 for odd sizes too": "its middle is a tap",
     "normalised to sum 1": "sums to 1",
+    "a notebook lambda around the course's bilinear_kernel": "uses fcn_lessons.upsampling.bilinear_kernel",
+    "a notebook function using the course's Keras initialiser": "uses fcn_lessons.models.BilinearUpsampling",
 }
 
 
-# --- Exercise 3.3: Conv2DTranspose output size ---------------------------------------------------
+# --- Exercise 3.3: Conv2DTranspose output size (output_padding=None) -----------------------------
 
-def _size_by_picture(n, k, s, padding, output_padding=None):
+def _size_by_picture(n, k, s, padding):
     """A learner's derivation: the copies cover (n - 1)*s + k pixels; Keras keeps a slot of s per input."""
     covered = (n - 1) * s + k
-    if output_padding is None:
-        return n * s if padding == "same" else max(covered, n * s)
-    assumed_pad = k // 2 if padding == "same" else 0
-    return covered - 2 * assumed_pad + output_padding
+    return n * s if padding == "same" else max(covered, n * s)
 
 
-def _size(n, k, s, padding, p=None, *, pad=lambda k: k // 2, no_max=False, ignore_p=False, same=None):
-    if p is None or ignore_p:
-        if padding == "valid":
-            return (n - 1) * s + k if no_max else n * s + max(k - s, 0)
-        return same(n, k, s) if same else n * s
-    return (n - 1) * s + k - 2 * (pad(k) if padding == "same" else 0) + p
+def _size_by_slots(n, k, s, padding):
+    """Another learner's: n slots of s pixels, plus whatever the last copy sticks out of its slot."""
+    return n * s + (max(k - s, 0) if padding == "valid" else 0)
 
 
 MISTAKES_3_3 = {
-    "convolution formula": lambda n, k, s, padding, p=None: (n - k) // s + 1,
-    "stride applied to the wrong side": lambda n, k, s, padding, p=None: (n - 1) * k + s,
-    "(n - 1)*s + k for every padding": lambda n, k, s, padding, p=None: (n - 1) * s + k,
-    "max(k - s, 0) forgotten": lambda n, k, s, padding, p=None: _size(n, k, s, padding, p, no_max=True),
-    "output_padding ignored": lambda n, k, s, padding, p=None: _size(n, k, s, padding, p, ignore_p=True),
-    "'same' pad taken as (k - 1) // 2": lambda n, k, s, padding, p=None: _size(n, k, s, padding, p,
-                                                                               pad=lambda k: (k - 1) // 2),
-    "'same' keeps the input size": lambda n, k, s, padding, p=None: _size(n, k, s, padding, p,
-                                                                          same=lambda n, k, s: n),
-    "float division": lambda n, k, s, padding, p=None: float(_size(n, k, s, padding, p)),
+    "convolution formula": lambda n, k, s, padding: (n - k) // s + 1,
+    "stride applied to the wrong side": lambda n, k, s, padding: (n - 1) * k + s,
+    "(n - 1)*s + k for every padding": lambda n, k, s, padding: (n - 1) * s + k,
+    "max(k - s, 0) forgotten": lambda n, k, s, padding: n * s if padding == "same" else (n - 1) * s + k,
+    "'valid' as n*s always": lambda n, k, s, padding: n * s,
+    "last copy starting at n*s": lambda n, k, s, padding: n * s if padding == "same" else n * s + k,
+    "'same' keeps the input size": lambda n, k, s, padding: n if padding == "same" else _size_by_picture(n, k, s, padding),
+    "'same' crops k // 2 on each side": lambda n, k, s, padding: (
+        (n - 1) * s + k - 2 * (k // 2) if padding == "same" else _size_by_picture(n, k, s, padding)),
+    "float division": lambda n, k, s, padding: float(_size_by_picture(n, k, s, padding)),
+    "a notebook lambda around the course's function": _in_notebook(
+        "answer = lambda n, k, s, padding: upsampling.transposed_conv_output_size(n, k, s, padding)"),
 }
 HINTS_3_3 = {
     "convolution formula": "That is a convolution's output size",
     "stride applied to the wrong side": "Stride and kernel size are swapped",
+    "(n - 1)*s + k for every padding": "With k < s the copies leave gaps",
     "max(k - s, 0) forgotten": "With k < s the copies leave gaps",
+    "last copy starting at n*s": r"starts at \(n - 1\)·s",
     "float division": "Use integer arithmetic",
+    "a notebook lambda around the course's function": "uses fcn_lessons.upsampling.transposed_conv_output_size",
 }
 
 
@@ -184,6 +209,25 @@ def _reference_3_4(kernel, stride):
     return upsampling.phase_sums(kernel, stride), upsampling.balanced_phases(kernel, stride)
 
 
+# The second part: a 5×5 kernel balanced at stride 3. A 1-D row of 5 taps has the phases {0, 3},
+# {1, 4} and {2}: a + d = b + e = c, e.g. 1, 1, 2, 1, 1; the outer product of two balanced rows is
+# balanced in 2-D (each 2-D phase sum is a product of two equal 1-D sums).
+SOLUTION_KERNEL = np.outer([1, 1, 2, 1, 1], [1, 1, 2, 1, 1])
+LEARNER_KERNEL = np.outer([2, 1, 3, 1, 2], [1, 2, 3, 2, 1]) + 0.0  # another row, and the bilinear row: still balanced
+
+
+def _with_kernel(answer, kernel):
+    """An analyse_phases answer that also carries a BALANCED_KERNEL (the row's call passes it on)."""
+    def analyse_phases(k, s):
+        return answer(k, s)
+    analyse_phases.balanced = kernel
+    return analyse_phases
+
+
+def _run_3_4(answer):
+    return checks.check_analyse_phases(answer, getattr(answer, "balanced", SOLUTION_KERNEL))
+
+
 def _flat(sums):
     return bool(np.allclose(sums, sums.flat[0]))
 
@@ -202,6 +246,24 @@ MISTAKES_3_4 = {
     "flat from the row phases only": lambda k, s: (_phases(k, s), _flat(_phases(k, s).sum(axis=1))),
     "only the phase sums returned": lambda k, s: _phases(k, s),
     "flat as 0/1": lambda k, s: (_phases(k, s), int(_flat(_phases(k, s)))),
+    # the reviewer's: equal row sums and equal column sums of the phase array taken for "flat"
+    "flat when the phase array's row and column sums are equal": lambda k, s: (
+        _phases(k, s), _flat(_phases(k, s).sum(axis=0)) and _flat(_phases(k, s).sum(axis=1))),
+    "a notebook lambda around the course's functions": _in_notebook(
+        "answer = lambda k, s: (upsampling.phase_sums(k, s), upsampling.balanced_phases(k, s))"),
+    "BALANCED_KERNEL: the ×3 bilinear kernel, doubled": _with_kernel(
+        _learner_3_4, 2 * np.outer(*[upsampling.bilinear_taps(3)] * 2)),
+    "BALANCED_KERNEL: uniform (unequal phases at k = 5, s = 3)": _with_kernel(_learner_3_4, np.ones((5, 5))),
+    "BALANCED_KERNEL: the tent of size 5 (not the stride's)": _with_kernel(
+        _learner_3_4, np.outer(*[1 - np.abs(np.arange(5) - 2) / 2.5] * 2)),  # the explorer's "tent of size k"
+    "BALANCED_KERNEL: a 3×3 block of ones padded with zeros": _with_kernel(
+        _learner_3_4, np.pad(np.ones((3, 3)), ((0, 2), (0, 2)))),
+    "BALANCED_KERNEL: balanced for stride 2 instead": _with_kernel(
+        _learner_3_4, np.outer([1, 2, 2, 2, 1], [1, 2, 2, 2, 1])),
+    "BALANCED_KERNEL: balanced along the rows only": _with_kernel(
+        _learner_3_4, np.outer([1, 1, 2, 1, 1], [1, 2, 3, 4, 5])),
+    "BALANCED_KERNEL: a 6×6 kernel (k = 2s)": _with_kernel(_learner_3_4, np.ones((6, 6))),
+    "BALANCED_KERNEL: a list of strings": _with_kernel(_learner_3_4, [["1"] * 5] * 5),
 }
 HINTS_3_4 = {
     "overlap counts instead of weights": "You counted the taps",
@@ -212,6 +274,15 @@ HINTS_3_4 = {
     "flat means every phase sums to 1": r"not sums\s+equal to 1",
     "only the phase sums returned": r"expected a pair \(phase sums, flat\)",
     "flat as 0/1": "expected True or False",
+    "flat when the phase array's row and column sums are equal": "Equal along each axis is not enough",
+    "a notebook lambda around the course's functions": r"uses fcn_lessons\.upsampling\.(phase_sums|balanced_phases)",
+    "BALANCED_KERNEL: the ×3 bilinear kernel, doubled": "the ×3 bilinear kernel \\(up to a factor\\)",
+    "BALANCED_KERNEL: uniform (unequal phases at k = 5, s = 3)": "does not turn a constant into a constant",
+    "BALANCED_KERNEL: the tent of size 5 (not the stride's)": "does not turn a constant into a constant",
+    "BALANCED_KERNEL: a 3×3 block of ones padded with zeros": "must be a positive number",
+    "BALANCED_KERNEL: balanced for stride 2 instead": "does not turn a constant into a constant",
+    "BALANCED_KERNEL: balanced along the rows only": "does not turn a constant into a constant",
+    "BALANCED_KERNEL: a 6×6 kernel (k = 2s)": r"must have shape \(5, 5\)",
 }
 
 
@@ -236,13 +307,14 @@ SPECS = [
               hard_coded=memorised(checks.check_bilinear_kernel, upsampling.bilinear_kernel,
                                    key=lambda f, c: (f, c))),
     CheckSpec(checks.check_transposed_conv_output_size, reference=upsampling.transposed_conv_output_size,
-              learner=_size_by_picture, mistakes=MISTAKES_3_3, hints=HINTS_3_3, passed=r"22 cases",
+              learner=_size_by_slots, mistakes=MISTAKES_3_3, hints=HINTS_3_3, passed=r"19 cases",
               hard_coded=memorised(checks.check_transposed_conv_output_size, upsampling.transposed_conv_output_size,
                                    key=lambda *args: args)),
-    CheckSpec(checks.check_analyse_phases, reference=_reference_3_4, learner=_learner_3_4, mistakes=MISTAKES_3_4,
-              hints=HINTS_3_4, passed=r"10 kernels",
-              hard_coded=memorised(checks.check_analyse_phases, _reference_3_4,
-                                   key=lambda k, s: (k.tobytes(), k.shape, s))),
+    CheckSpec(checks.check_analyse_phases, reference=_reference_3_4, learner=_with_kernel(_learner_3_4, LEARNER_KERNEL),
+              mistakes=MISTAKES_3_4, hints=HINTS_3_4, call=_run_3_4,
+              passed=r"12 kernels, .* your 5×5 kernel is balanced at stride 3: every phase sums to 4",
+              hard_coded=memorised(functools.partial(checks.check_analyse_phases, balanced_kernel=SOLUTION_KERNEL),
+                                   _reference_3_4, key=lambda k, s: (k.tobytes(), k.shape, s))),
     CheckSpec(checks.check_stacked_checkerboard_prediction, reference=lambda: 3.0, learner=lambda: 3,
               mistakes=MISTAKES_3_5, hints={"a string": "must be a number"}, passed=r"measured 3\)",
               call=lambda answer: checks.check_stacked_checkerboard_prediction(prediction_of(answer))),
@@ -256,14 +328,26 @@ globals().update(check_tests(SPECS))
 def test_3_3_cases_are_what_keras_returns(graded, monkeypatch):
     if graded:
         monkeypatch.setenv(GRADING_SEED_ENV, str(GRADING_SEED))
-    for n, k, s, padding, p in upsampling_checks.size_cases():
-        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
-                                             output_padding=None if p is None else (p, 0))
-        assert layer.compute_output_shape((1, n, 1, 1))[1] == upsampling.transposed_conv_output_size(n, k, s, padding, p)
-    for n, k, s, padding, p in upsampling_checks._SIZE_CASES:  # the visible ones also run through the layer
-        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding,
-                                             output_padding=None if p is None else (p, 0))
+    for n, k, s, padding in upsampling_checks.size_cases():
+        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding)
+        assert layer.compute_output_shape((1, n, 1, 1))[1] == upsampling.transposed_conv_output_size(n, k, s, padding)
+    for n, k, s, padding in upsampling_checks._SIZE_CASES:  # the visible ones also run through the layer
+        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), padding=padding)
         assert tuple(layer(np.zeros((1, n, 1, 1), np.float32)).shape)[1] == layer.compute_output_shape((1, n, 1, 1))[1]
+
+
+def test_3_3_answers_with_the_old_output_padding_argument_still_pass(capsys):
+    """Before the review 3.3 also asked for output_padding; such an answer (default None) still passes."""
+    def old_answer(n, k, s, padding, output_padding=None):
+        return _size_by_picture(n, k, s, padding) if output_padding is None else -1
+    checks.check_transposed_conv_output_size(old_answer)
+    assert "Exercise 3.3 passed" in capsys.readouterr().out
+
+
+def test_3_3_covers_what_the_lessons_table_derives():
+    kinds = {(padding, k < s, k % s == 0) for _, k, s, padding in upsampling_checks._SIZE_CASES}
+    assert {("valid", True, False), ("valid", False, True), ("valid", False, False), ("same", False, False),
+            ("same", False, True)} <= kinds
 
 
 def test_3_3_graded_cases_differ_from_the_visible_ones(monkeypatch):
@@ -303,13 +387,37 @@ def test_3_5_measurement_agrees_with_keras():
 def test_3_4_refuses_the_course_functions():
     for borrowed in (upsampling.phase_sums, upsampling.balanced_phases):
         with pytest.raises(CaseFailure, match="the course's own answer"):
-            checks.check_analyse_phases(borrowed)
+            checks.check_analyse_phases(borrowed, SOLUTION_KERNEL)
 
 
 def test_3_4_failure_names_the_range_of_the_phase_sums():
-    with pytest.raises(CaseFailure, match=r"(?s)case 2 of 10 \(the ×3 bilinear kernel.*flat: expected True, "
+    with pytest.raises(CaseFailure, match=r"(?s)case 2 of 12 \(the ×3 bilinear kernel.*flat: expected True, "
                                           r"received False: the phase sums run from 1 to 1"):
-        checks.check_analyse_phases(MISTAKES_3_4["flat decided by the overlap (k % s == 0)"])
+        checks.check_analyse_phases(MISTAKES_3_4["flat decided by the overlap (k % s == 0)"], SOLUTION_KERNEL)
+
+
+def test_3_4_the_reviewers_counterexample_is_a_case():
+    """[[1, 0], [0, 1]] at stride 2: equal row and column sums of its phases, yet a pure checkerboard."""
+    with pytest.raises(CaseFailure, match=r"(?s)case 11 of 12 \(the diagonal kernel.*expected False, received True"):
+        checks.check_analyse_phases(MISTAKES_3_4["flat when the phase array's row and column sums are equal"],
+                                    SOLUTION_KERNEL)
+    out = upsampling.transposed_conv2d(np.ones((6, 6, 1)), np.eye(2)[:, :, None, None], 2)[2:-2, 2:-2, 0]
+    assert set(np.unique(out)) == {0.0, 1.0}  # a checkerboard of 0 and 1
+
+
+def test_3_4_asks_for_the_kernel_once_the_function_passes():
+    with pytest.raises(NotDone, match=r"^Exercise 3\.4 is not done yet: your analyse_phases passes") as raised:
+        checks.check_analyse_phases(_learner_3_4, ...)
+    assert raised.value._render_traceback_() == [str(raised.value)]
+    with pytest.raises(NotDone):
+        checks.check_analyse_phases(_learner_3_4)  # the old one-argument call
+
+
+def test_3_4_solution_kernels_are_balanced_and_not_bilinear():
+    bilinear = np.outer(*[upsampling.bilinear_taps(3)] * 2)
+    for kernel in (SOLUTION_KERNEL, LEARNER_KERNEL):
+        assert kernel.shape == (5, 5) and (kernel > 0).all() and upsampling.balanced_phases(kernel, 3)
+        assert upsampling.uneven_overlap(5, 3) and not np.allclose(kernel / kernel.sum(), bilinear / bilinear.sum())
 
 
 def test_3_1_stride_hint_comes_first():
@@ -318,9 +426,34 @@ def test_3_1_stride_hint_comes_first():
     assert "case 1 of 6" in str(failure.value) and "(i*stride, j*stride)" in str(failure.value)
 
 
-def test_3_3_hint_does_not_give_the_formula_away():
+@pytest.mark.parametrize("mistake", ["'valid' as n*s always", "'same' crops k // 2 on each side",
+                                     "(n - 1)*s + k for every padding", "max(k - s, 0) forgotten"])
+def test_3_3_hints_do_not_give_the_formula_away(mistake):
     with pytest.raises(CaseFailure) as failure:
-        checks.check_transposed_conv_output_size(MISTAKES_3_3["output_padding ignored"])
+        checks.check_transposed_conv_output_size(MISTAKES_3_3[mistake])
     message = str(failure.value)
-    for formula in ("n*s + max", "(n - 1)*s + k - 2", "(n - 1) * s + k - 2"):
+    for formula in ("n*s + max", "max(", "n·s if", "(n - 1)·s + k", "(n - 1)*s + k", "(n - 1) * s + k"):
         assert formula not in message
+
+
+@pytest.mark.parametrize("check, answer", [
+    ("check_bilinear_kernel", MISTAKES_3_2["centre factor - 1 for even sizes"]),
+    ("check_analyse_phases", MISTAKES_3_4["phase means instead of sums"]),
+    ("check_transposed_conv_output_size", MISTAKES_3_3["convolution formula"]),
+])
+def test_generic_hints_nudge_without_the_recipe(check, answer):
+    """The hint a failure shows when no specific mistake is recognised names no formula."""
+    import re
+
+    source = {"check_bilinear_kernel": "1 - |t - c| / factor", "check_analyse_phases": "a % s == p",
+              "check_transposed_conv_output_size": "n·s"}[check]
+    with pytest.raises(CaseFailure) as failure:
+        getattr(checks, check)(answer) if check != "check_analyse_phases" else checks.check_analyse_phases(
+            answer, SOLUTION_KERNEL)
+    hint = re.search(r"Hint: (.*)", str(failure.value), re.S).group(1)
+    assert source not in hint and "np.outer" not in hint and "2*factor - factor % 2" not in hint
+
+
+def test_3_1_has_its_own_hint_for_keras_valid_lengths():
+    with pytest.raises(CaseFailure, match=r"(?s)case 4 of 6 .*padding='valid' then returns"):
+        checks.check_transposed_conv2d(MISTAKES_3_1["Keras 'valid' length when k < s (trailing zeros)"])

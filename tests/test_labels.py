@@ -236,6 +236,17 @@ def test_class_counts_per_block_and_the_oracle():
     np.testing.assert_array_equal(labels.coarse_oracle(masks, 1, 3), np.where(masks == VOID, 0, masks))
 
 
+def test_class_shares_per_block_are_shares_of_the_labelled_pixels():
+    masks = np.zeros((1, 8, 8), np.uint8)
+    masks[0, :4, :4] = 2
+    masks[0, 0, 0] = VOID
+    masks[0, 4:, 4:] = VOID  # an all-void cell has no shares
+    shares = labels.class_shares_per_block(masks, 4, 3)
+    np.testing.assert_allclose(shares[0, 0, 0], [0, 0, 1])
+    np.testing.assert_allclose(shares[0, 1, 1], [0, 0, 0])
+    np.testing.assert_allclose(shares[0, 0, 1], [1, 0, 0])
+
+
 # --- the import circle data -> voc -> viz -> data is gone ------------------------------------
 
 ORDERS = [

@@ -75,12 +75,27 @@ def test_per_channel_never_mixes_channels():
     assert not off.any() and kernel[:, :, 2, 2].sum() == 9
 
 
-def test_block_class_shares_sum_to_the_labelled_fraction():
+def test_block_class_shares_are_the_oracles_cells():
+    """One ideal coarse score map (labels.class_shares_per_block), shares of each block's labelled pixels."""
+    from fcn_lessons import labels
+
     _, maps = data.make_shapes(3, image_size=64, seed=0)
     shares = demos.block_class_shares(maps, 8, data.NUM_CLASSES)
     assert shares.shape == (3, 8, 8, data.NUM_CLASSES)
-    labelled = (maps != data.VOID_LABEL).reshape(3, 8, 8, 8, 8).mean(axis=(2, 4))
-    np.testing.assert_allclose(shares.sum(axis=-1), labelled)
+    labelled = (maps != data.VOID_LABEL).reshape(3, 8, 8, 8, 8).any(axis=(2, 4))
+    np.testing.assert_allclose(shares.sum(axis=-1), labelled.astype(float), rtol=1e-6)
+    np.testing.assert_array_equal(shares, labels.class_shares_per_block(maps, 8, data.NUM_CLASSES))
+
+
+def test_plot_profiles_marks_each_panels_period():
+    profile = np.tile([1.0, 2.0, 3.0, 2.0], 8)
+    fig = demos.plot_profiles([("a", {"p": profile}, 4), ("b", {"q": profile, "r": profile + 1}, 8)], shown=16)
+    first, second = fig.axes
+    assert len(first.lines) == 1 + 5 and len(second.lines) == 2 + 3  # profiles + a dashed line every period
+    assert "every 4 pixels" in first.get_title() and "every 8 pixels" in second.get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="panels must hold at least one"):
+        demos.plot_profiles([], shown=4)
 
 
 def test_fit_upsamplers_records_a_curve_per_initialiser():

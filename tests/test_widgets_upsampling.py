@@ -79,7 +79,7 @@ def test_methods_behave_as_the_lesson_says():
 
     assert score("nearest") < 0.02 and score("bilinear (half-pixel centres)") < 0.02
     assert score("transposed conv, bilinear init (k=2f)") < 0.02
-    assert score("transposed conv, uneven kernel (k=3f/2)") > 0.5, "uneven overlap makes a checkerboard"
+    assert score("transposed conv, uniform kernel, k=3f/2 (uneven overlap)") > 0.5, "uneven overlap makes a checkerboard"
     assert score("transposed conv, random init (k=2f)") > 0.1, "even overlap, random weights: still a pattern"
     assert score("resize-conv (nearest, then random 3×3 conv)") < 0.05, "resize-conv: no checkerboard"
     # a constant image stays constant under bilinear-initialised upsampling, away from the border

@@ -38,7 +38,7 @@ METHODS = (
     "bilinear (align_corners=True)",
     "transposed conv, bilinear init (k=2f)",
     "transposed conv, random init (k=2f)",
-    "transposed conv, uneven kernel (k=3f/2)",
+    "transposed conv, uniform kernel, k=3f/2 (uneven overlap)",
     "resize-conv (nearest, then random 3×3 conv)",
     "depth-to-space (random 1×1 conv)",
     "max-unpooling (switches)",
@@ -150,7 +150,7 @@ def upsample_image(image, method: str, factor: int) -> tuple[np.ndarray, np.ndar
         size = 2 * factor
         kernel = _random_weights((size, size, channels, channels), (0, 1, 3), float(factor ** 2))
         out = upsampling.transposed_conv2d(coarse, kernel, factor, "same")
-    elif method == "transposed conv, uneven kernel (k=3f/2)":
+    elif method == "transposed conv, uniform kernel, k=3f/2 (uneven overlap)":
         size = 3 * factor // 2
         out = upsampling.transposed_conv2d(coarse, _uniform_transposed_kernel(size, factor, channels), factor, "same")
     elif method == "resize-conv (nearest, then random 3×3 conv)":
