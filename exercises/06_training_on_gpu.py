@@ -5,7 +5,7 @@
 #     - '6.1'
 #     - '6.2'
 #     - '6.3'
-#     fingerprint: bca5bfac44a8473e
+#     fingerprint: 290f8c8099080749
 #     generated_from: solutions/06_training_on_gpu.py
 #     kind: exercises
 #     lesson: '06'
@@ -124,13 +124,16 @@ checks.check_joint_augment(joint_augment)
 # %%
 RUN_SEED = 7
 scenes, scene_masks = data.make_shapes(16, 64, seed=5)
-pipeline_of_yours = (tf.data.Dataset.from_tensor_slices((scenes, scene_masks)).enumerate()
-                     .map(lambda i, pair: joint_augment(tf.cast(pair[0], tf.float32) / 255.0, pair[1],
-                                                        tf.cast(tf.stack([RUN_SEED, i]), tf.int32)),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-                     .batch(8).prefetch(tf.data.AUTOTUNE))
-for images, masks in pipeline_of_yours.take(1):
+elements = tf.data.Dataset.from_tensor_slices((scenes, scene_masks)).enumerate()
+try:
+    pipeline_of_yours = (elements.map(lambda i, pair: joint_augment(tf.cast(pair[0], tf.float32) / 255.0, pair[1],
+                                                                     tf.cast(tf.stack([RUN_SEED, i]), tf.int32)),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
+                         .batch(8).prefetch(tf.data.AUTOTUNE))
+    images, masks = next(iter(pipeline_of_yours))
     print(images.shape, masks.shape, "labels:", np.unique(masks.numpy()).tolist())
+except NotImplementedError:
+    print("write joint_augment (exercise 6.1) first, then run this cell again")
 
 # %% [markdown]
 # ## Exercise 6.2: the global batch and the learning rate
@@ -181,6 +184,14 @@ checks.check_replica_scaling(scale_for_replicas)
 #
 # A 64×64 JPEG is a few kilobytes. How long does decoding that take, next to a forward
 # and backward pass through fifteen convolution layers?
+#
+# </details>
+#
+# <details><summary>Hint 2: the device</summary>
+#
+# On a CPU the model's arithmetic and the loader share the same cores; the loader's work
+# per image is a few small array operations. On a GPU the model's step shrinks, the
+# loader's does not.
 #
 # </details>
 

@@ -147,3 +147,9 @@ def test_bad_inputs_are_named():
         augment.augment(_coded(mask)[:10], mask, 0)
     with pytest.raises(TypeError, match="rng"):
         augment.augment_numpy(_coded(mask), mask, 0)
+
+
+def test_mislabelled_share_is_zero_for_joint_and_not_for_image_only():
+    _, masks = data.make_shapes(6, 48, seed=7)
+    assert augment.mislabelled_share(masks, image_only=False) == 0.0
+    assert augment.mislabelled_share(masks, image_only=True) > 0.02
