@@ -25,8 +25,8 @@
 
 # %% [markdown]
 # **How to work.** Edit the cells marked *exercise*, then run the *check* cell below each.
-# In 7.1-7.5 the exercise cell already holds code: it runs, and it is wrong; the check
-# fails on it with a hint until you fix it. Checks try your function on several random
+# In 7.1-7.5 the exercise cell already holds code: it runs, and it is wrong; its check says
+# "not done yet" and shows the bug's symptom until you change it, then tests your fix. Checks try your function on several random
 # cases against the course's reference and stop at the first failing case, saying what
 # was expected and what came back. They are graded as shipped: editing them earns nothing.
 # Hints are folded above each exercise: open one only when you are stuck.
@@ -58,7 +58,7 @@ from fcn_lessons import checks, data, labels
 #
 # `resize_mask(mask, size)` resizes a label map (class ids, 255 for void) to
 # `size = (height, width)`, for instance to train at another resolution. The version
-# below is what many tutorials write. Run the next cell to see what it makes of one of the
+# below is what many tutorials write. Run its cell to see what it makes of one of the
 # course's masks, then fix it. It must keep every pixel a label the mask really has there.
 
 # %% [markdown]
@@ -90,8 +90,7 @@ def resize_mask(mask, size):
     # END SOLUTION
 
 
-# %%
-_, example_masks = data.make_shapes(1, 64, seed=2)
+_, example_masks = data.make_shapes(1, 64, seed=2)  # what your function makes of a course mask:
 print("labels before:", np.unique(example_masks[0]).tolist(),
       "| after resizing to 40×40:", np.unique(resize_mask(example_masks[0], (40, 40))).tolist())
 

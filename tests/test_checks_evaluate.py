@@ -53,8 +53,7 @@ def _void_dropped(mask, size):
 
 
 MISTAKES_7_1 = {
-    "the shipped bilinear resize": lambda mask, size: cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_LINEAR),
-    "area interpolation": _cv2(cv2.INTER_AREA),
+    "nearest-exact first, then a bilinear smoothing": lambda mask, size: cv2.GaussianBlur(_reference_7_1(mask, size), (3, 3), 0),
     "cubic interpolation": _cv2(cv2.INTER_CUBIC),
     "bilinear, then rounded to integers": _rounded_linear,
     "(height, width) passed to cv2.resize": lambda mask, size: cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
@@ -65,7 +64,7 @@ MISTAKES_7_1 = {
 }
 
 HINTS_7_1 = {
-    "the shipped bilinear resize": "interpolated between labels",
+    "cubic interpolation": "interpolated between labels",
     "(height, width) passed to cv2.resize": r"height and width swapped",
     "nearest, but returned as float32": "dtype",
 }
@@ -88,7 +87,6 @@ def _soft_iou(labels, scores, class_id, ignore_label=255):
 
 
 MISTAKES_7_2 = {
-    "the shipped soft IoU of probabilities": _soft_iou,
     "soft IoU, void left out": lambda labels, scores, class_id, ignore_label=255:
         _soft_iou(labels[labels != ignore_label], scores[labels != ignore_label], class_id),
     "void counted": lambda labels, scores, class_id, ignore_label=255: _iou_learner(labels, scores, class_id, -1),
@@ -108,7 +106,7 @@ MISTAKES_7_2 = {
 
 HINTS_7_2 = {
     "the course's confusion matrix": "does not allow",
-    "the shipped soft IoU of probabilities": "soft",
+    "soft IoU, void left out": "soft",
     "void counted": "void pixels were counted",
     "a class's probability thresholded at 0.5": "argmax",
     "0 instead of NaN for an absent class": "NaN",
@@ -130,7 +128,6 @@ def _void_as_background(masks, num_classes, ignore_label=255):
 
 
 MISTAKES_7_3 = {
-    "the shipped void-as-background": _void_as_background,
     "void clipped into the last class": lambda masks, n, ignore_label=255: (
         np.eye(n, dtype=np.float32)[np.minimum(masks, n - 1)], (masks != ignore_label).astype(np.float32)),
     "void weighted 0 but its target is background": lambda masks, n, ignore_label=255: (
@@ -145,7 +142,7 @@ MISTAKES_7_3 = {
         "    return blog_post.mse_targets(masks, num_classes, ignore_label)\n", blog_post=blog_post),
 }
 
-HINTS_7_3 = {"the shipped void-as-background": "void pixels have a non-zero weight",
+HINTS_7_3 = {"void weighted 0 but its target is background": "targets",
              "the course's mse_targets": "does not allow"}
 
 
@@ -166,7 +163,9 @@ def _fused_before_cropping(upsampled, skip, offset):
 
 
 MISTAKES_7_4 = {
-    "the shipped fusion before cropping": _fused_before_cropping,
+    "fused before cropping, the skip padded instead": lambda up, skip, offset: (
+        lambda padded: (padded + skip)[:, offset[0]:offset[0] + up.shape[1], offset[1]:offset[1] + up.shape[2]])(
+        np.pad(up, ((0, 0), (0, skip.shape[1] - up.shape[1]), (0, skip.shape[2] - up.shape[2]), (0, 0)), mode="edge")),
     "skip cropped at (0, 0)": lambda up, skip, offset: up + skip[:, :up.shape[1], :up.shape[2]],
     "offsets swapped": lambda up, skip, offset: up + skip[:, offset[1]:offset[1] + up.shape[1], offset[0]:offset[0] + up.shape[2]],
     "off by one": lambda up, skip, offset: up + skip[:, offset[0] + 1:offset[0] + 1 + up.shape[1],
@@ -229,7 +228,8 @@ def _resized(image, mask, rng, crop_size):
 
 
 MISTAKES_7_5 = {
-    "the shipped image-only augmentation": _image_only,
+    "image only, the mask cropped at random": lambda image, mask, rng, crop_size: (
+        _augment_learner(image, mask, rng, crop_size)[0], _never_flips(mask[..., None], mask, rng, crop_size)[1]),
     "a second window drawn for the mask": _two_windows,
     "the mask flipped up-down, the image left-right": _mask_flipped_vertically,
     "never flips": _never_flips,
@@ -237,7 +237,7 @@ MISTAKES_7_5 = {
     "resized instead of cropped": _resized,
 }
 
-HINTS_7_5 = {"the shipped image-only augmentation": "the mask was not moved like the image",
+HINTS_7_5 = {"image only, the mask cropped at random": "the mask was not moved like the image",
              "never flips": "flip each pair with probability 1/2"}
 
 
@@ -352,6 +352,44 @@ globals().update(check_tests(SPECS))
 
 
 # --- beyond the harness ---------------------------------------------------------------------------
+
+SHIPPED = [(checks.check_resize_mask, evaluate_checks.shipped_resize_mask, "interpolated between labels"),
+           (checks.check_class_iou, evaluate_checks.shipped_class_iou, "expected IU"),
+           (checks.check_mse_targets, evaluate_checks.shipped_mse_targets, "void pixels have a non-zero weight"),
+           (checks.check_fuse_skip, evaluate_checks.shipped_fuse_skip, "fused scores"),
+           (checks.check_augment_pair, evaluate_checks.shipped_augment_pair, "not moved like the image")]
+
+
+@pytest.mark.parametrize("check, shipped, symptom", SHIPPED, ids=[c.exercise for c, _, _ in SHIPPED])
+def test_the_function_handed_out_is_not_done_and_shows_its_bug(check, shipped, symptom, monkeypatch):
+    for seed in (None, "12345"):
+        if seed:
+            monkeypatch.setenv("FCN_LESSONS_CHECK_SEED", seed)
+        with pytest.raises(NotDone, match=rf"^Exercise {check.exercise} is not done yet: this is still the function "
+                                          "handed out") as raised:
+            check(_notebook_copy(shipped))
+        assert symptom in str(raised.value)
+        assert raised.value._render_traceback_() == [str(raised.value)]
+
+
+def _notebook_copy(function):
+    """``function`` seen as the learner's (the checks refuse the course's own functions)."""
+    def answer(*args, **kwargs):
+        return function(*args, **kwargs)
+    return answer
+
+
+def test_the_shipped_functions_are_the_exercise_stubs():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "solutions" / "07_evaluate_and_debug.py").read_text(encoding="utf-8")
+    stubs = "\n".join(line.split("# STUB: ", 1)[1] for line in text.splitlines() if "# STUB: " in line)
+    for line in ("return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)",
+                 "intersection = (probability * truth).sum()",
+                 "return np.eye(num_classes, dtype=np.float32)[safe], np.ones(masks.shape, np.float32)",
+                 "return (padded + skip)[:, oy:oy + h, ox:ox + w]",
+                 "return image[top:top + h, left:left + w], mask[:h, :w]"):
+        assert line in stubs, line
 
 def test_the_prediction_is_the_pixel_accuracy():
     masks, predicted = evaluate_checks.shifted_scenes()

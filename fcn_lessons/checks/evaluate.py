@@ -20,13 +20,81 @@ import numpy as np
 
 from fcn_lessons import labels as label_maps
 from fcn_lessons import metrics
-from fcn_lessons.checks._core import CaseFailure, case_rng, cases, check_prediction, describe, exercise_check, passed
+from fcn_lessons.checks._core import (CaseFailure, NotDone, case_rng, cases, check_prediction, describe, exercise_check,
+                                      passed)
 
 __all__ = ["check_resize_mask", "check_class_iou", "check_mse_targets", "check_fuse_skip", "check_augment_pair",
            "check_error_kinds", "check_micro_f1_prediction", "shifted_scenes"]
 
 _SEED = 7  # the checks draw their own random cases; the learner's seed is untouched
 VOID = metrics.VOID_LABEL
+
+
+def _same(a, b) -> bool:
+    """Do two answers agree exactly (arrays, numbers, tuples of them; NaN equals NaN)?"""
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    try:
+        x, y = np.asarray(a), np.asarray(b)
+        return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f" and y.dtype.kind == "f"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _not_done_if_shipped(exercise: str, received, shipped, verify) -> None:
+    """A bug-hunt exercise still holding the function handed out: "not done yet", with the bug's symptom.
+
+    ``shipped`` is what the handed-out function returns on the same case; when the learner's
+    answer returns exactly that and it fails ``verify``, the learner has not started.
+    """
+    if not _same(received, shipped):
+        return
+    try:
+        verify(shipped)
+    except CaseFailure as failure:
+        symptom = "\n".join("  " + line for line in str(failure).splitlines()[1:])
+        raise NotDone(f"Exercise {exercise} is not done yet: this is still the function handed out, and its bug "
+                      f"shows:\n{symptom}\nFind the bug, fix it in the exercise cell, run that cell, then this "
+                      "check again.") from None
+
+
+# The functions the exercise cells hand out (their "# STUB:" lines), to recognise an untouched one.
+
+def shipped_resize_mask(mask, size):
+    import cv2
+
+    height, width = size
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def shipped_class_iou(labels, scores, class_id, ignore_label=VOID):
+    probability = scores[..., class_id]
+    truth = labels == class_id
+    intersection = (probability * truth).sum()
+    return intersection / (probability.sum() + truth.sum() - intersection)
+
+
+def shipped_mse_targets(masks, num_classes, ignore_label=VOID):
+    safe = np.where(masks == ignore_label, 0, masks)
+    return np.eye(num_classes, dtype=np.float32)[safe], np.ones(masks.shape, np.float32)
+
+
+def shipped_fuse_skip(upsampled, skip, offset):
+    oy, ox = offset
+    h, w = upsampled.shape[1:3]
+    padded = np.zeros_like(skip)
+    padded[:, :h, :w] = upsampled
+    return (padded + skip)[:, oy:oy + h, ox:ox + w]
+
+
+def shipped_augment_pair(image, mask, rng, crop_size):
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+    h, w = crop_size
+    top = int(rng.integers(0, image.shape[0] - h + 1))
+    left = int(rng.integers(0, image.shape[1] - w + 1))
+    return image[top:top + h, left:left + w], mask[:h, :w]
 
 
 def _scene_masks(rng, count: int, size: int, *, classes: int = 5):
@@ -95,24 +163,29 @@ def check_resize_mask(fn) -> None:
             "255 is no class at all. Resize it with nearest neighbour (cv2.INTER_NEAREST_EXACT or "
             "INTER_NEAREST), keep integers, and remember that cv2.resize takes (width, height).")
     for case, (_, mask, size) in zip(cases("7.1", [c[0] for c in configs], hint), configs):
+        def verify(out, case=case, mask=mask, size=size):
+            if not isinstance(out, np.ndarray):
+                raise case.fail(f"expected a numpy array, received {describe(out)}")
+            if out.shape != size:
+                swapped = " (height and width swapped: cv2.resize takes (width, height))" if out.shape == size[::-1] else ""
+                raise case.fail(f"expected shape {size}, received {out.shape}{swapped}")
+            if out.dtype.kind not in "iu":
+                raise case.fail(f"expected integer class ids (the mask is {mask.dtype}), received dtype {out.dtype}: "
+                                "a label map stays integers")
+            invented = sorted(set(np.unique(out).tolist()) - set(np.unique(mask).tolist()))
+            if invented:
+                raise case.fail(f"the resized map holds values {invented[:6]} that the mask never had: they were "
+                                "interpolated between labels", hint=hint)
+            bad = ~_window_values_ok(mask, out)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise case.fail(f"{int(bad.sum())} pixels take a label from far away, e.g. pixel ({i}, {j}) = "
+                                f"{out[i, j]}, a label that is nowhere near that place in the mask")
+
         out = case.call(fn, mask.copy(), size)
-        if not isinstance(out, np.ndarray):
-            raise case.fail(f"expected a numpy array, received {describe(out)}")
-        if out.shape != size:
-            swapped = " (height and width swapped: cv2.resize takes (width, height))" if out.shape == size[::-1] else ""
-            raise case.fail(f"expected shape {size}, received {out.shape}{swapped}")
-        if out.dtype.kind not in "iu":
-            raise case.fail(f"expected integer class ids (the mask is {mask.dtype}), received dtype {out.dtype}: "
-                            "a label map stays integers")
-        invented = sorted(set(np.unique(out).tolist()) - set(np.unique(mask).tolist()))
-        if invented:
-            raise case.fail(f"the resized map holds values {invented[:6]} that the mask never had: they were "
-                            "interpolated between labels", hint=hint)
-        bad = ~_window_values_ok(mask, out)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise case.fail(f"{int(bad.sum())} pixels take a label from far away, e.g. pixel ({i}, {j}) = "
-                            f"{out[i, j]}, a label that is nowhere near that place in the mask")
+        if case.index == 1:
+            _not_done_if_shipped("7.1", out, shipped_resize_mask(mask.copy(), size), verify)
+        verify(out)
     passed("7.1", len(configs), "keep every label a label, in place")
 
 
@@ -179,19 +252,25 @@ def check_class_iou(fn) -> None:
             "IU = |predicted c and labelled c| / |predicted c or labelled c|, NaN when both are empty.")
     for case, (_, labels, scores, class_id) in zip(cases("7.2", [c[0] for c in configs], hint), configs):
         expected = _reference_iou(labels, scores, class_id)
+
+        def verify(received, case=case, labels=labels, scores=scores, class_id=class_id, expected=expected):
+            try:
+                value = float(received)
+            except (TypeError, ValueError) as err:
+                raise case.fail(f"expected one number, received {describe(received)}") from err
+            if np.isnan(expected):
+                if not np.isnan(value):
+                    raise case.fail(f"expected NaN (the class is in neither the labels nor the prediction: 0/0), "
+                                    f"received {value:.6g}", hint="return float('nan') when the union is empty.")
+                return
+            if not np.isclose(value, expected, rtol=1e-6, atol=1e-9):
+                raise case.fail(f"expected IU {expected:.6f}, received {value:.6f}",
+                                hint=_iou_hint(value, labels, scores, class_id))
+
         received = case.call(fn, labels.copy(), scores.copy(), class_id)
-        try:
-            value = float(received)
-        except (TypeError, ValueError) as err:
-            raise case.fail(f"expected one number, received {describe(received)}") from err
-        if np.isnan(expected):
-            if not np.isnan(value):
-                raise case.fail(f"expected NaN (the class is in neither the labels nor the prediction: 0/0), "
-                                f"received {value:.6g}", hint="return float('nan') when the union is empty.")
-            continue
-        if not np.isclose(value, expected, rtol=1e-6, atol=1e-9):
-            raise case.fail(f"expected IU {expected:.6f}, received {value:.6f}",
-                            hint=_iou_hint(value, labels, scores, class_id))
+        if case.index == 1:
+            _not_done_if_shipped("7.2", received, shipped_class_iou(labels.copy(), scores.copy(), class_id), verify)
+        verify(received)
     passed("7.2", len(configs), "count predicted classes, not probabilities")
 
 
@@ -220,22 +299,29 @@ def check_mse_targets(fn) -> None:
             "pixel, 0 for void, so the loss skips void instead of learning it as background.")
     for case, (_, masks, classes) in zip(cases("7.3", [c[0] for c in configs], hint), configs):
         targets, weights = blog_post.mse_targets(masks, classes)
+
+        def verify(received, case=case, masks=masks, targets=targets, weights=weights):
+            if not isinstance(received, (tuple, list)) or len(received) != 2:
+                raise case.fail(f"expected a pair (targets, weights), received {describe(received)}")
+            got_targets, got_weights = (np.asarray(r) for r in received)
+            if got_targets.shape != targets.shape:
+                raise case.fail(f"targets: expected shape {targets.shape} (N, H, W, num_classes), received "
+                                f"{got_targets.shape}")
+            if got_weights.shape != weights.shape:
+                raise case.fail(f"weights: expected shape {weights.shape} (N, H, W), received {got_weights.shape}")
+            void = masks == VOID
+            if void.any() and np.any(got_weights[void] != 0):
+                raise case.fail(f"{int(np.count_nonzero(got_weights[void]))} void pixels have a non-zero weight: the "
+                                "loss would train them as the class their target names (background, if void was "
+                                "replaced by 0)")
+            case.assert_close(got_weights, weights, what="weights", atol=0, rtol=0)
+            case.assert_close(got_targets, targets, what="targets", atol=0, rtol=0,
+                              hint="one-hot at labelled pixels; at void pixels every target is 0.")
+
         received = case.call(fn, masks.copy(), classes)
-        if not isinstance(received, (tuple, list)) or len(received) != 2:
-            raise case.fail(f"expected a pair (targets, weights), received {describe(received)}")
-        got_targets, got_weights = (np.asarray(r) for r in received)
-        if got_targets.shape != targets.shape:
-            raise case.fail(f"targets: expected shape {targets.shape} (N, H, W, num_classes), received {got_targets.shape}")
-        if got_weights.shape != weights.shape:
-            raise case.fail(f"weights: expected shape {weights.shape} (N, H, W), received {got_weights.shape}")
-        void = masks == VOID
-        if void.any() and np.any(got_weights[void] != 0):
-            raise case.fail(f"{int(np.count_nonzero(got_weights[void]))} void pixels have a non-zero weight: the "
-                            "loss would train them as the class their target names (background, if void was "
-                            "replaced by 0)")
-        case.assert_close(got_weights, weights, what="weights", atol=0, rtol=0)
-        case.assert_close(got_targets, targets, what="targets", atol=0, rtol=0,
-                          hint="one-hot at labelled pixels; at void pixels every target is 0.")
+        if case.index == 1:
+            _not_done_if_shipped("7.3", received, shipped_mse_targets(masks.copy(), classes), verify)
+        verify(received)
     passed("7.3", len(configs), "give void no weight and no class")
 
 
@@ -288,9 +374,14 @@ def check_fuse_skip(fn) -> None:
     hint = ("Crop first, then fuse: cut the skip's scores to the upsampled map's size at the offset, "
             "skip[:, oy:oy + h, ox:ox + w], and add the two (FCN fuses by summation).")
     for case, (_, up, skip, offset) in zip(cases("7.4", [c[0] for c in configs], hint), configs):
+        def verify(received, case=case, up=up, skip=skip, offset=offset):
+            case.assert_close(received, _fuse_reference(up, skip, offset), what="fused scores",
+                              hint=_fuse_hint(received, up, skip, offset))
+
         received = case.call(fn, up.copy(), skip.copy(), offset)
-        case.assert_close(received, _fuse_reference(up, skip, offset), what="fused scores",
-                          hint=_fuse_hint(received, up, skip, offset))
+        if case.index == 1:
+            _not_done_if_shipped("7.4", received, shipped_fuse_skip(up.copy(), skip.copy(), offset), verify)
+        verify(received)
     passed("7.4", len(configs), "crop the skip into alignment, then add")
 
 
@@ -318,22 +409,30 @@ def check_augment_pair(fn) -> None:
     sizes = [(40, 50, (24, 32)), (32, 32, (20, 20)), (48, 36, (48, 20))] * 4
     for case, (height, width, crop) in zip(cases("7.5", descriptions[:count], hint), sizes[:count]):
         image, mask = _coded_pair(rng, height, width)
-        draw = np.random.default_rng(int(rng.integers(1 << 30)))
-        received = case.call(fn, image.copy(), mask.copy(), draw, crop)
-        if not isinstance(received, (tuple, list)) or len(received) != 2:
-            raise case.fail(f"expected a pair (image, mask), received {describe(received)}")
-        out_image, out_mask = (np.asarray(r) for r in received)
-        if out_image.shape != crop + (3,) or out_mask.shape != crop:
-            raise case.fail(f"expected an image {crop + (3,)} and a mask {crop}, received {out_image.shape} and "
-                            f"{out_mask.shape}")
-        rows, cols = out_image[..., 0].astype(int), out_image[..., 1].astype(int)
-        if rows.max() >= height or cols.max() >= width or not np.array_equal(out_image[..., 2], mask[rows, cols]):
-            raise case.fail("the image's pixels were changed, not only moved: flip and crop move pixels, they "
-                            "do not alter them (no interpolation, no colour jitter here)")
-        mismatch = out_mask != mask[rows, cols]
-        if mismatch.any():
-            raise case.fail(f"{int(mismatch.sum())} of {mismatch.size} mask pixels do not belong to the image pixel "
-                            "at their place: the mask was not moved like the image", hint=hint)
+        draw_seed = int(rng.integers(1 << 30))
+
+        def verify(received, case=case, image=image, mask=mask, crop=crop, height=height, width=width):
+            if not isinstance(received, (tuple, list)) or len(received) != 2:
+                raise case.fail(f"expected a pair (image, mask), received {describe(received)}")
+            out_image, out_mask = (np.asarray(r) for r in received)
+            if out_image.shape != crop + (3,) or out_mask.shape != crop:
+                raise case.fail(f"expected an image {crop + (3,)} and a mask {crop}, received {out_image.shape} and "
+                                f"{out_mask.shape}")
+            rows, cols = out_image[..., 0].astype(int), out_image[..., 1].astype(int)
+            if rows.max() >= height or cols.max() >= width or not np.array_equal(out_image[..., 2], mask[rows, cols]):
+                raise case.fail("the image's pixels were changed, not only moved: flip and crop move pixels, they "
+                                "do not alter them (no interpolation, no colour jitter here)")
+            mismatch = out_mask != mask[rows, cols]
+            if mismatch.any():
+                raise case.fail(f"{int(mismatch.sum())} of {mismatch.size} mask pixels do not belong to the image "
+                                "pixel at their place: the mask was not moved like the image", hint=hint)
+            return rows, cols
+
+        received = case.call(fn, image.copy(), mask.copy(), np.random.default_rng(draw_seed), crop)
+        if case.index == 1:
+            shipped = shipped_augment_pair(image.copy(), mask.copy(), np.random.default_rng(draw_seed), crop)
+            _not_done_if_shipped("7.5", received, shipped, verify)
+        rows, cols = verify(received)
         flipped = cols[0, 0] > cols[0, -1]
         flips += int(flipped)
         left = width - 1 - int(cols.max()) if flipped else int(cols.min())  # in the orientation cropped
