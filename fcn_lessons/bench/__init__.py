@@ -25,6 +25,7 @@ BENCHMARKS = {
     "widgets": "fcn_lessons.bench.widgets:widgets",
     "fcn-forward": "fcn_lessons.bench.fcn:fcn_forward",
     "train-step": "fcn_lessons.bench.fcn:train_step",
+    "mini-vgg-choice": "fcn_lessons.bench.fcn:mini_vgg_choice",
     "grade": "fcn_lessons.bench.grade:grade_throughput",
     "pipeline": "fcn_lessons.bench.pipeline:pipeline_speed",
     "precision": "fcn_lessons.bench.pipeline:precision_speed",
