@@ -44,8 +44,8 @@
 # Keras layers; numpy indexing.
 #
 # **Run time:** to be measured on a quiet machine (`docs/RESULTS.md` holds the figures so
-# far); section 6 trains two small Keras models, the rest is numpy. A GPU run has not been
-# measured.
+# far); most of it is section 6, which trains two small Keras models. A GPU run has not
+# been measured.
 #
 # The exercises are in `exercises/03_upsampling.ipynb`.
 #
