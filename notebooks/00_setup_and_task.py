@@ -39,7 +39,8 @@
 # No earlier lesson.
 #
 # **Run time:** to be measured on a quiet machine (`docs/RESULTS.md` holds the figures so
-# far). Nothing in this lesson trains a network. The kernel's peak memory is printed at the end.
+# far). Nothing in this lesson trains a network. The kernel's peak memory is printed at
+# the end.
 #
 # The exercises are in `exercises/00_setup_and_task.ipynb`; exercise 0.4 asks you to
 # predict a score of section 6's kind, for other scenes, *before* you run its cell.
@@ -505,7 +506,7 @@ print(metrics.format_scores(metrics.segmentation_scores(metrics.confusion_matrix
 # per 32×32 pixels, FCN-8s one per 8×8 (lessons 02-05). What does a stride of 8 cost by
 # itself? Take an **oracle**: it reads the *true* labels and gives each 8×8 cell the true
 # share of each class, then upsamples these scores bilinearly, as FCN does
-# (`labels.coarse_oracle`, which lessons 02 and 03 use too). It is never wrong about a cell,
+# (`labels.coarse_oracle`, which lesson 02 uses too). It is never wrong about a cell,
 # so its errors come from the stride and the upsampling alone. (The FCN paper's appendix A,
 # arXiv version, computes such "approximate upper bounds" from VOC's labels: mean IU 96.4
 # at a factor of 8, 86.1 at 32.)

@@ -890,10 +890,11 @@ assert np.array_equal(input_gradient[2:8, 2:8], np.tile(upsampling.overlap_count
 # %% [markdown]
 # The pattern is the overlap counts of k = 3, s = 2 (4, 2, 2, 1): the input pixels of one
 # phase receive four times the gradient of those of another, for no reason in the data,
-# so the layers below this one get four times the gradient at those positions (Odena et al.: "some neurons will get many times the gradient of their
-# neighbors, basically arbitrarily"). This is the transposed convolution of a constant, so
-# the phase sums decide here as well, and the cure is the same: balanced phase sums (for
-# uniform weights, this means a kernel size divisible by the stride).
+# so the layers below this one get four times the gradient at those positions (Odena et
+# al.: "some neurons will get many times the gradient of their neighbors, basically
+# arbitrarily"). This is the transposed convolution of a constant, so the phase sums
+# decide here as well, and the cure is the same: balanced phase sums (for uniform
+# weights, this means a kernel size divisible by the stride).
 #
 # ### 8.5 On a photograph
 #
