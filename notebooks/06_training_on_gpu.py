@@ -1,0 +1,430 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,fcn_lessons,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fcn-course/fcn-lessons/blob/main/notebooks/06_training_on_gpu.ipynb)
+#
+# # Lesson 06: training fast, on a GPU and beyond one machine
+#
+# Lessons 04 and 05 trained FCNs with one `fit` call on arrays in memory. Real training
+# reads files, augments them, runs for hours on a GPU (or several), and must survive an
+# interruption. This lesson takes each of those apart and **measures** it on the machine
+# you have: the input pipeline, joint augmentation, mixed precision and XLA, several
+# devices, checkpoints, real data sets, and the same training from the command line.
+
+# %% [markdown]
+# **You will leave knowing**
+# - what a `tf.data` pipeline does that a per-image Python loader does not, and how to
+#   find out whether a run is input-bound or compute-bound;
+# - why image and mask must be augmented with one random draw, and what the blog post's
+#   image-only augmentation costs in mean IU;
+# - mixed precision (`mixed_float16`, `mixed_bfloat16`), loss scaling, XLA and batch size,
+#   measured, and why the CPU answer differs from the GPU one;
+# - `MirroredStrategy`, the global batch and learning rate, why FCN's loss must be reduced
+#   over the *global* batch; TPUs on Colab; several machines with `TF_CONFIG`;
+# - checkpoints that resume exactly, TensorBoard logs, `.keras` files; VOC folders and
+#   Oxford-IIIT Pet; `python -m fcn_lessons.train`.
+
+# %% [markdown]
+# **Prerequisites:** lesson 04 (`models.fcn`, the loss that ignores void, `training`).
+#
+# **Run time:** a few minutes on a laptop CPU (see `docs/RESULTS.md`); on a GPU, faster.
+# Timings depend on the machine: the printed figures are yours, and cells that time
+# something assert only what holds everywhere. No GPU was available when this lesson
+# was written, so GPU figures are not printed here: run it on Colab's GPU to get yours.
+# The exercises are in `exercises/06_training_on_gpu.ipynb`.
+
+# %% tags=["nbval-ignore-output"]
+# Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
+# ipywidgets are preinstalled there). With `make lab` it is installed already.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "git+https://github.com/fcn-course/fcn-lessons"], check=True)
+
+import fcn_lessons
+
+ENV = fcn_lessons.setup(seed=0)
+
+# %%
+import json
+import tempfile
+from pathlib import Path
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+from fcn_lessons import augment, by_mode, data, distribute, pets, pipeline, train, viz
+from fcn_lessons.bench import pipeline as bench
+
+WORK = Path(tempfile.mkdtemp(prefix="lesson06_"))  # files this lesson writes
+NUM_TRAIN = by_mode(full=128, quick=24)  # course scenes to train on
+NUM_VAL = by_mode(full=64, quick=8)
+EPOCHS = by_mode(full=4, quick=1)
+IMAGE_SIZE = 64  # the course's scenes; mini_vgg needs multiples of 32
+train_images, train_masks = data.make_shapes(NUM_TRAIN, IMAGE_SIZE, seed=1)
+val_images, val_masks = data.make_shapes(NUM_VAL, IMAGE_SIZE, seed=2)
+demo_images, demo_masks = data.make_shapes(8, IMAGE_SIZE, seed=3)  # a small VOC folder for the demos
+VOC_ROOT = WORK / "voc"
+data.write_voc(VOC_ROOT, "train", demo_images, demo_masks, class_names=data.CLASS_NAMES)
+print(f"scenes of {IMAGE_SIZE}×{IMAGE_SIZE}; a VOC-layout folder with {len(demo_images)} of them")
+
+# %% [markdown]
+# ## 1. The input pipeline: the naive loader against `tf.data`
+#
+# The blog post loads data with a `DataLoader` that picks a random file, reads it with
+# OpenCV, augments it and hands the model **one image per step**. `pipeline.NaiveLoader` is
+# that loader, corrected only enough to return labels. `pipeline.from_voc` reads the same
+# folder the `tf.data` way: every file decoded **once**, in parallel, kept in memory; the
+# augmentation in a parallel `map`; batches prepared **ahead** (`prefetch`) while the model
+# trains. We write the course data as a VOC-layout folder and time one training epoch of
+# FCN-8s fed each way (`python -m fcn_lessons.bench pipeline` is the same measurement).
+
+# %% tags=["nbval-ignore-output"]
+speed = bench.pipeline_speed(num_images=by_mode(full=48, quick=16), image_size=IMAGE_SIZE,
+                             batch_size=by_mode(full=16, quick=8))
+
+# %%
+assert speed["tf_data_images_per_second"] > 0 and speed["naive_images_per_second"] > 0
+print("measured: naive, naive at the pipeline's batch, and tf.data, images per second (above)")
+
+# %% [markdown]
+# Read the table with its last column. The *input alone* (a feed iterated without a model)
+# is small next to the model's time on the course's scenes: 64×64 JPEGs of a few kilobytes
+# decode in a fraction of a millisecond. Such a run is **compute-bound**, and no pipeline
+# can make it much faster: the gain over the post's loader comes from **batching** (one
+# step per 16 images instead of one per image), and on a busy 2-core CPU the pipeline's
+# parallel threads even compete with the model for the same cores. We aimed for a 10×
+# speed-up here and did not get it (`docs/RESULTS.md` has the figures and why). The picture
+# turns when the model is fast (a GPU) or the files are expensive (500×375 photos, a
+# network disk): then the naive loader leaves the device waiting, and decoding once in
+# parallel and preparing batches ahead keep it busy. Exercise 6.3: predict the split.
+
+# %% [markdown]
+# ## 2. Masks keep their class ids
+#
+# A VOC mask is a *palette* PNG: each pixel stores an index into the file's palette, and
+# the index is the class. `tf.io.decode_png` converts such a file to its **colours**, and
+# with `channels=1` to grey levels; neither is a class id. `pipeline.decode_mask` reads the
+# stored indices (with Pillow, inside `tf.data`). One mask of the course's fixture:
+
+# %%
+first_mask = sorted((VOC_ROOT / "SegmentationClass").glob("*.png"))[0]
+png = tf.io.read_file(str(first_mask))
+ids = pipeline.decode_mask(png, num_classes=len(data.CLASS_NAMES)).numpy()
+print("decode_mask values:   ", np.unique(ids).tolist())
+print("decode_png grey values:", np.unique(tf.io.decode_png(png, channels=1).numpy()).tolist())
+print("decode_png colours:   ", len(np.unique(tf.io.decode_png(png).numpy().reshape(-1, 3), axis=0)), "distinct")
+
+# %% [markdown]
+# ## 3. Joint augmentation
+#
+# A mask is a picture of its image: whatever moves the image's pixels must move the mask's
+# the same way. `augment.augment(image, mask, seed)` draws a flip, a scale and a crop once
+# from a *stateless* seed and applies them to both (the mask by nearest neighbour only,
+# padded with void 255); brightness, contrast and saturation change the image alone. The
+# post flips and crops the image but not the mask (`augment.image_only`): its labels end up
+# on the wrong pixels. The same scene, the same seed, both ways:
+
+# %%
+scene, scene_mask = demo_images[3], demo_masks[3]
+SHOW_SEED = (0, 5)  # a seed whose draw flips and shrinks the scene
+joint = augment.augment(scene, scene_mask, SHOW_SEED)
+wrong = augment.image_only(scene, scene_mask, SHOW_SEED)
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+for ax, (image, mask), title in zip(axes, [(scene, scene_mask), joint, wrong],
+                                    ["original", "joint", "image only (the post)"]):
+    ax.imshow(viz.overlay(image, mask))
+    ax.set_title(title)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# How wrong are the post's labels? Give every training mask an image whose colours encode
+# its labels, augment both, and count the labelled pixels where the mask now disagrees with
+# what the image shows (`augment.mislabelled_share`):
+
+# %%
+for name, image_only in [("joint", False), ("image only", True)]:
+    share = augment.mislabelled_share(demo_masks, image_only=image_only)
+    print(f"{name:>10}: {share:.1%} of the labelled pixels carry another label than the image shows")
+
+# %% [markdown]
+# And in training? The same model, data, epochs and seed, trained with joint augmentation
+# and with the post's image-only version, scored on the same validation scenes:
+
+# %% tags=["nbval-ignore-output"]
+results = {}
+for name, image_only in [("joint", False), ("image only", True)]:
+    results[name] = train.train_and_score(train_images, train_masks, val_images, val_masks, epochs=EPOCHS,
+                                          image_only=image_only, seed=0)
+    print(f"{name:>10}: mean IU {results[name]['mean_iou']:.3f}, pixel accuracy {results[name]['pixel_accuracy']:.3f}")
+
+# %%
+assert all(0 <= r["mean_iou"] <= 1 for r in results.values())
+print("joint minus image-only mean IU:", "measured above")
+
+# %% [markdown]
+# Measured here (`docs/RESULTS.md`): both runs end at mean IU 0.162 and pixel accuracy
+# 0.811, which is "everything is background". An FCN trained from scratch for a few epochs
+# has not left that plateau yet, so this budget cannot show the difference; lesson 04's
+# recipe (a trunk pretrained as a classifier, then fine-tuned) learns in minutes and is the
+# place to repeat the comparison. What the post's augmentation does to the labels is
+# measured directly above: a share of the training pixels teaches the wrong class.
+
+# %% [markdown]
+# ## 4. Precision and compilation
+#
+# Mixed precision computes in 16 bits and keeps the weights in float32 (Keras' dtype
+# policies `mixed_float16` and `mixed_bfloat16`). float16 has 5 exponent bits: the smallest
+# positive float16 is about 6e-8, so small gradients **underflow** to zero. *Loss scaling*
+# multiplies the loss (hence every gradient) by a large factor before the backward pass and
+# divides the float32 gradients afterwards. Keras does it for you: with `mixed_float16`,
+# `compile` wraps the optimizer in a `LossScaleOptimizer` (the `auto_scale_loss` argument).
+# bfloat16 keeps float32's 8 exponent bits, so it needs no loss scaling.
+
+# %%
+gradient = 2e-8  # a small but real gradient value
+SCALE = 2.0**15  # a typical loss scale
+print("float16 without scaling:", float(np.float16(gradient)))
+print("float16 of the scaled gradient:", float(np.float16(gradient * SCALE)))
+print("unscaled again in float32:", f"{float(np.float32(np.float16(gradient * SCALE)) / SCALE):.3g}")
+print("bfloat16 keeps it:", f"{float(tf.cast(tf.constant(gradient), tf.bfloat16)):.3g}")
+
+# %% [markdown]
+# Now the speed. XLA (`jit_compile=True`) compiles the whole training step into fused
+# kernels. One caveat of this course's set-up: Keras turns XLA off while TensorFlow's op
+# determinism is on (which `fcn_lessons.setup` enables), so the measurement switches
+# determinism off for the XLA rows. On a CPU, expect float16 to be much slower: CPUs have
+# no fast float16 arithmetic (TensorFlow's mixed-precision guide says the CPU "runs
+# float16 operations slower than float32 operations"); bfloat16 is faster only on CPUs
+# with bfloat16 instructions, where oneDNN uses them.
+
+# %% tags=["nbval-ignore-output"]
+precision = bench.precision_speed(num_images=by_mode(full=32, quick=8), image_size=IMAGE_SIZE,
+                                  batch_size=by_mode(full=16, quick=8))
+
+# %%
+assert precision["mixed_float16_images_per_second"] < precision["float32_images_per_second"], \
+    "on a CPU float16 is emulated: slower than float32" if not ENV["gpu"] else "GPU: see the table"
+print("float16 is slower than float32 on this CPU" if not ENV["gpu"] else "on a GPU: compare the rows above")
+
+# %% [markdown]
+# On the course's machine (a 2-core Xeon with bfloat16 instructions, loaded by other jobs)
+# float16 ran at 1-4% of float32 in every run; bfloat16 between 0.3× and 1.5× and XLA
+# between 0.2× and 1.1× from run to run: on a CPU, measure before switching anything on. On a GPU (Colab:
+# *Runtime > Change runtime type > GPU*) the same cell measures the GPU, whose float16
+# tensor cores are where mixed precision pays. No GPU was lent while this lesson was
+# written, so no GPU figures are printed here, and none are invented. Batch size matters
+# on every device: a step has a fixed cost, so images per second grow with the batch
+# until the device is full.
+
+# %% tags=["nbval-ignore-output"]
+batches = bench.batch_speed(num_images=by_mode(full=32, quick=16), image_size=IMAGE_SIZE,
+                            batch_sizes=by_mode(full=(1, 4, 16), quick=(1, 8)))
+
+# %%
+assert batches[f"batch_{by_mode(full=16, quick=8)}_images_per_second"] > batches["batch_1_images_per_second"]
+print("a larger batch trains more images per second than batch 1")
+
+# %% [markdown]
+# ## 5. Several devices: `MirroredStrategy`
+#
+# Data parallelism: every replica holds a copy of the model, takes its slice of each
+# **global** batch, and the replicas sum their gradients before applying the same update.
+# The global batch is `per_replica × replicas`; a larger batch usually comes with a larger
+# learning rate (the *linear scaling rule* of Goyal et al., 2017, "Accurate, Large Minibatch
+# SGD", for SGD with a warm-up). Without a GPU you can still watch it work: a CPU split into
+# two logical devices (`distribute.split_cpu`), as Keras's own tests do. It must happen
+# before TensorFlow starts, so it runs in a fresh process:
+
+# %%
+report = json.loads(subprocess.run([sys.executable, "-m", "fcn_lessons.distribute", "mirrored"],
+                                   capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+print("replicas:", report["replicas"], "| share of the labelled pixels per replica:", report["labelled_shares"])
+for key in ("batch_mean", "mean_of_replica_means", "global_loss_under_strategy", "course_loss_under_strategy"):
+    print(f"{key:>28}: {report[key]:.4f}")
+
+# %% [markdown]
+# The batch above puts almost all labelled pixels on replica 0 (replica 1's images are
+# void except a few pixels). FCN's loss is a mean over labelled pixels; a mean taken per
+# replica and then averaged (`mean_of_replica_means`) weighs replica 1's few pixels as much
+# as replica 0's many: it is **not** the batch's loss. `distribute.GlobalPixelCrossEntropy`
+# divides each replica's *sum* by the labelled pixels of all replicas (one all-reduce of a
+# count), so the summed gradients are exactly the one-device ones. The course loss
+# `losses.PixelCrossEntropy` returns its own per-replica mean, and Keras sums the
+# replicas' gradients, so under two replicas it trains on twice the mean of replica means.
+
+# %%
+assert report["max_weight_difference"] < 1e-5  # measured 4.2e-7: float sums in another order
+print("one device and two replicas end training within 1e-5 of each other")
+
+# %% [markdown]
+# **TPUs.** `tf.distribute.TPUStrategy` is the TensorFlow way to train on a TPU. On Colab
+# today it is not available: Colab's TPU runtimes ship JAX but not TensorFlow
+# (googlecolab/backend-info, 2026-08-19: its README lists TensorFlow 2.20.0 "not included
+# in TPU runtimes", and `pip-freeze.tpu.txt` has jax 0.7.2 and keras 3.13.2, no
+# tensorflow). The course's models are written with `keras.layers` and `keras.ops`, so on a
+# TPU runtime they run with `KERAS_BACKEND=jax` (set before importing Keras), with Keras'
+# own `keras.distribution` API in place of `tf.distribute`; the `tf.data` pipeline still
+# feeds them if TensorFlow is installed.
+
+# %% [markdown]
+# **Several machines.** `MultiWorkerMirroredStrategy` does the same across machines. Each
+# worker learns the cluster from the `TF_CONFIG` environment variable: the list of
+# workers, the same everywhere, and which one it is (worker 0 is the *chief*, which writes
+# checkpoints). Two caveats measured here: Keras 3's `fit` does not run under this strategy
+# (keras-team/keras#20585, open), so `distribute.train_loop` is a small custom loop; and
+# every worker must build the same global batches and keep its own rows
+# (`distribute.distribute_batches`). The course's test trains two workers on 127.0.0.1 to
+# the weights of one process (`tests/test_distribute.py`).
+
+# %%
+print(distribute.tf_config(["10.0.0.1:2222", "10.0.0.2:2222"], index=0))
+
+# %% [markdown]
+# ## 6. Not losing a run
+#
+# - `keras.callbacks.ModelCheckpoint` saves the model (every epoch, or the best);
+# - `keras.callbacks.BackupAndRestore` backs up weights, optimizer and epoch, and when
+#   the same `fit` runs again it restarts at the interrupted epoch.
+#
+# Restarting an epoch gives the *same* result only if that epoch's batches and random
+# draws are the same as in the first attempt. Two things break that in practice: a
+# pipeline whose shuffling follows how often it has been iterated (it restarts at "epoch
+# 0" in a new process), and dropout's random state, which Keras 3.15 does not restore
+# (measured: the seed counter comes back 0). `pipeline.EpochClock` and
+# `train.epoch_seeds_callback()` make both a function of the epoch number. A run stopped
+# in the middle of its second epoch, resumed, against one never stopped:
+
+# %% tags=["nbval-ignore-output"]
+resume = train.interrupted_run_difference(train_images[:16], train_masks[:16], WORK / "backup")
+print(resume)
+
+# %%
+assert resume["resumed_at_epoch"] == 1 and resume["max_weight_difference"] < 1e-5
+print("resumed at epoch", resume["resumed_at_epoch"], "with the uninterrupted run's weights")
+
+# %% [markdown]
+# TensorBoard reads the event files `keras.callbacks.TensorBoard(log_dir)` writes (run
+# `tensorboard --logdir ...`, or `%tensorboard` in Colab). They are plain files; here we
+# read the scalars back ourselves. Then the model is saved as `.keras` (architecture,
+# weights and compile settings in one file) and loaded with plain `keras.models.load_model`.
+# The post saved to `.h5` and needed `custom_objects={'tf': tf}` to load it: `.h5` is
+# Keras' legacy format, and Keras 3 writes whole models as `.keras`.
+
+# %% tags=["nbval-ignore-output"]
+logged = train.train_and_score(train_images[:16], train_masks[:16], val_images[:4], val_masks[:4], epochs=2,
+                               callbacks=[keras.callbacks.TensorBoard(str(WORK / "logs"))])
+scalars = train.read_scalars(WORK / "logs")
+print({tag: [round(v, 4) for _, v in values] for tag, values in scalars.items() if tag.startswith("train/")})
+logged["model"].save(WORK / "fcn.keras")
+loaded = keras.models.load_model(WORK / "fcn.keras")
+
+# %%
+same = np.allclose(loaded.predict(val_images[:2] / 255.0, verbose=0),
+                   logged["model"].predict(val_images[:2] / 255.0, verbose=0), atol=1e-6)
+print("epochs logged:", len(scalars["train/epoch_loss"]), "| the loaded model predicts the same:", same)
+
+# %% [markdown]
+# ## 7. Real data
+#
+# **Your own folder, or PASCAL VOC 2012.** Put images in `JPEGImages/`, palette masks in
+# `SegmentationClass/` and split files in `ImageSets/Segmentation/` (lesson 00), and the
+# same pipeline reads them: `pipeline.from_voc(root, "train", batch_size=..., size=(320,
+# 320), augment=True)`. For VOC 2012, `root` is `.../VOCdevkit/VOC2012`. Real images differ
+# in size, so resize them (`size=`) or crop them (`augment={"crop_size": ...}`) to batch.
+
+# %%
+voc_batches = pipeline.from_voc(VOC_ROOT, "train", batch_size=4, augment=True)
+images_batch, masks_batch = next(iter(voc_batches))
+print(images_batch.shape, masks_batch.shape, "labels:", np.unique(masks_batch.numpy()).tolist())
+
+# %% [markdown]
+# **Oxford-IIIT Pet.** 37 breeds of cats and dogs with *trimaps*: 1 pet, 2 background, 3
+# border (the data set's README). `pets` maps them to the course's convention: 0
+# background, 1 pet, 255 void. TensorFlow Datasets' `oxford_iiit_pet` (version 4.0.0) has
+# 3,680 training and 3,669 test images. Two ways in:
+#
+# - `pip install tensorflow-datasets`, then `pets.load_tfds("train")` (it downloads); or,
+#   offline, put the two archives `images.tar.gz` and `annotations.tar.gz` in a folder and
+#   pass it as `manual_dir`;
+# - without any extra package, `pets.read_archives(folder)` reads the same two archives,
+#   and `pets.write_voc_folder(folder, root)` turns them into a VOC folder for `from_voc`.
+
+# %%
+PETS_DIR = Path("~/data/oxford_iiit_pet").expanduser()  # where you put the two archives, if you have them
+if (PETS_DIR / pets.ANNOTATIONS_ARCHIVE).is_file():
+    pet_images, pet_masks, _ = pets.read_archives(PETS_DIR, "train", size=(224, 224), limit=8)
+    print(len(pet_images), "pets read; labels", np.unique(np.concatenate([m.ravel() for m in pet_masks])).tolist())
+else:
+    print(f"skipped: no Oxford-IIIT Pet archives in {PETS_DIR}")
+
+# %% [markdown]
+# **(Colab, optional) FCN-8s with ImageNet VGG16 weights on pets.** With a GPU runtime,
+# tensorflow-datasets (Colab has it) and a network connection, the next cell fine-tunes the
+# paper's network, initialised from VGG16's ImageNet weights, on a slice of the pets. It is
+# skipped with one line anywhere else.
+
+# %% tags=["nbval-ignore-output"]
+if ENV["colab"] and ENV["gpu"]:
+    pet_data = pets.load_tfds("train").take(512).map(lambda i, m: (tf.image.resize(i, (224, 224)) / 255.0,
+                                                                   tf.image.resize(m[..., None], (224, 224),
+                                                                                   "nearest")[..., 0]))
+    from fcn_lessons import models, training
+    vgg_fcn = training.compile_model(models.fcn(len(pets.CLASS_NAMES), "8s", "vgg16", weights="imagenet"),
+                                     len(pets.CLASS_NAMES), learning_rate=1e-4)
+    vgg_fcn.fit(pet_data.map(lambda i, m: (keras.applications.vgg16.preprocess_input(i * 255.0), m)).batch(8),
+                epochs=2, verbose=2)
+else:
+    print("skipped: needs Colab with a GPU runtime (and the network for the data and the weights)")
+
+# %% [markdown]
+# ## 8. The same training from the command line
+#
+# A notebook is the place to understand; a long run belongs in a terminal.
+# `python -m fcn_lessons.train` trains the course FCN with everything above: the pipeline,
+# joint augmentation, the precision policy, XLA, checkpoints that resume, TensorBoard, the
+# four metrics at the end, and under `TF_CONFIG` it runs as one worker of a job. Try
+# `python -m fcn_lessons.train --epochs 8 --checkpoint-dir runs/a --save runs/a/fcn.keras`,
+# interrupt it with Ctrl-C, and run it again. Its options:
+
+# %% tags=["nbval-ignore-output"]
+help_text = train.build_parser().format_help()
+print(help_text[:1400])
+
+# %%
+assert all(option in help_text for option in ("--checkpoint-dir", "--precision", "--tensorboard-dir", "TF_CONFIG"))
+print("every option is documented in --help")
+
+# %% [markdown]
+# ## Summary
+#
+# - Measure before optimising: time the input alone and the model alone. On the course's
+#   small scenes and a CPU, the model dominates and batching is what counts; on a GPU or
+#   with large photos, parallel decoding, caching and prefetching keep the device busy.
+# - Augment image and mask with one draw; masks by nearest only, padded with void.
+# - float16 needs loss scaling and a GPU to pay; bfloat16 needs neither scaling nor (on
+#   CPUs with bfloat16 instructions) a GPU; measure XLA and the batch size on your device.
+# - Under a strategy, batch by the global batch, scale the learning rate, and reduce the
+#   loss over the global batch's labelled pixels.
+# - Resuming is exact only if a run's randomness follows the epoch. Save `.keras`.
+#
+# **Exercises** (`exercises/06_training_on_gpu.ipynb`): 6.1 a `tf.data` map with joint
+# augmentation; 6.2 the global batch and learning rate; 6.3 predict where the time goes.
