@@ -29,10 +29,12 @@
 # - why a Dense layer is a 1×1 convolution with the same weights, reshaped;
 # - why Flatten + Dense over an H×W×C map is an H×W 'valid' convolution, and why the
 #   reshape must follow the flatten order (Keras' and PyTorch's differ);
-# - how to *convolutionalize* a trained classifier, which pixels each of its scores sees,
-#   and how big its coarse class map is;
-# - why weight sharing makes dense evaluation exact, how much computation it saves over
-#   a sliding window (measured), and what stops it from saving more;
+# - how to *convolutionalize* a trained classifier, and why weight sharing makes its map
+#   exactly the classifier run on every window;
+# - which pixels each score sees (its receptive field), which pixel it predicts (where
+#   the training labels sat), and how big the coarse class map is;
+# - how much computation dense evaluation saves over a sliding window (measured), and
+#   what stops it from saving more;
 # - what this means for the paper's network, FCN-VGG16.
 #
 # **Prerequisites:** convolution, pooling and softmax classification in Keras; numpy
@@ -56,14 +58,11 @@ import fcn_lessons
 
 ENV = fcn_lessons.setup(seed=0)
 
-import gc
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fcn_lessons import conv1x1, data, models, receptive
-from fcn_lessons.timing import median_seconds
+from fcn_lessons import conv1x1, data, environment, models, receptive
 
 rng = np.random.default_rng(0)
 # Float32 arithmetic: two computations of the same sum may round differently.
@@ -81,7 +80,7 @@ FLOAT32_TOLERANCE = 1e-5
 # %%
 NUM_CHANNELS, NUM_OUTPUTS = 6, 4  # small enough to read
 
-dense = keras.layers.Dense(NUM_OUTPUTS)
+dense = keras.layers.Dense(NUM_OUTPUTS, bias_initializer="random_normal")  # a bias that is not 0
 vector = rng.standard_normal((1, NUM_CHANNELS)).astype("float32")
 dense_out = np.asarray(dense(vector))
 kernel, bias = dense.get_weights()
@@ -91,7 +90,7 @@ conv.build((None, 1, 1, NUM_CHANNELS))
 conv.set_weights([conv1x1.dense_kernel_to_conv1x1(kernel), bias])
 conv_out = np.asarray(conv(vector.reshape(1, 1, 1, NUM_CHANNELS)))
 
-print("Dense kernel:", kernel.shape, " -> Conv2D kernel:", tuple(conv.kernel.shape))
+print("Dense kernel:", kernel.shape, " -> Conv2D kernel:", tuple(conv.kernel.shape), " bias:", bias.shape)
 print("Dense output:", dense_out.shape, "  Conv2D output:", conv_out.shape)
 
 # %% tags=["nbval-ignore-output"]
@@ -102,6 +101,7 @@ assert difference < FLOAT32_TOLERANCE
 # %% [markdown]
 # The outputs agree to float32 rounding (the two layers may add the products in a
 # different order, so the last bit can differ; the printed value depends on your CPU).
+# The bias is random, not Keras' default of zeros, so a conversion that lost it would show.
 #
 # ## 2. A Dense layer at every pixel is a 1×1 convolution
 #
@@ -137,7 +137,7 @@ HEIGHT, WIDTH, CHANNELS, CLASSES = 3, 4, 2, 5
 fmap = rng.standard_normal((1, HEIGHT, WIDTH, CHANNELS)).astype("float32")
 
 flatten_dense = keras.Sequential([keras.Input((HEIGHT, WIDTH, CHANNELS)), keras.layers.Flatten(),
-                                  keras.layers.Dense(CLASSES)])
+                                  keras.layers.Dense(CLASSES, bias_initializer="random_normal")])
 fc_kernel, fc_bias = flatten_dense.layers[-1].get_weights()
 
 big_conv = keras.layers.Conv2D(CLASSES, (HEIGHT, WIDTH), padding="valid")
@@ -165,19 +165,21 @@ fig = conv1x1.plot_flatten_order((HEIGHT, WIDTH, CHANNELS))
 plt.show()
 
 # %% [markdown]
-# A kernel reshaped in the other order weighs the wrong pixel with each weight:
+# A kernel whose rows are read in the other order (`conv1x1.unflatten_kernel` reads them
+# either way) weighs the wrong pixel with each weight:
 
 # %%
-wrong_kernel = fc_kernel.reshape(CHANNELS, HEIGHT, WIDTH, CLASSES).transpose(1, 2, 0, 3)
+wrong_kernel = conv1x1.unflatten_kernel(fc_kernel, (HEIGHT, WIDTH, CHANNELS), data_format="channels_first")
 big_conv.set_weights([wrong_kernel, fc_bias])
 wrong = np.abs(np.asarray(flatten_dense(fmap)) - np.asarray(big_conv(fmap)).reshape(1, CLASSES)).max()
-print(f"channels-first reshape: max |difference| = {wrong:.2f}  (not rounding: wrong weights)")
+print(f"rows read channels first: max |difference| = {wrong:.2f}  (not rounding: wrong weights)")
 big_conv.set_weights([conv1x1.flatten_dense_kernel_to_conv(fc_kernel, (HEIGHT, WIDTH, CHANNELS)), fc_bias])
 
 # %% [markdown]
-# Porting a classifier's head from PyTorch meets this trap, plus a second one: PyTorch
-# stores a `Linear` weight as (out_features, in_features), the transpose of a Keras Dense
-# kernel. Exercise 1.1 has you write that conversion.
+# Moving a classifier's head between Keras and PyTorch meets this trap, and a second one:
+# PyTorch stores a `Linear` weight as (out_features, in_features), one row per output,
+# where a Keras Dense kernel is (inputs, outputs). Exercise 1.1 has you export a Keras
+# head to PyTorch.
 #
 # Once it is a convolution, it slides: on a map larger than H×W it produces one output
 # per H×W window, `(H' - H + 1) × (W' - W + 1)` of them.
@@ -188,17 +190,24 @@ print("input", larger.shape[1:3], "-> conv output", tuple(big_conv(larger).shape
 # Flatten + Dense cannot do this: its kernel expects exactly H*W*C inputs.
 
 # %% [markdown]
+# Many recent classifiers (Keras' ResNet50, DenseNet and EfficientNet among them) end with
+# global average pooling instead of Flatten, then a Dense layer. That head is one
+# convolution too; Exercise 1.2 asks you to find its kernel.
+#
 # ## 4. A classifier of the course's shapes
 #
 # The course's data set draws shapes (circle, square, triangle, cross) on textured
 # backgrounds, with colours drawn from the same distribution for every class, so a
 # network must recognise *shape*. For a classifier we cut 32×32 crops and label each by
-# the class of its **centre pixel**: a shape over the centre, or background (possibly
-# with a shape elsewhere in the crop). A classifier of such crops, slid over an image,
-# labels the centre of every window: a coarse segmentation.
+# what lies under its middle: `data.make_shape_crops` redraws a crop until the 3×3 block
+# of pixels 15-17 (rows and columns) is all one class, and that class is the label, a
+# shape or background (possibly with a shape elsewhere in the crop). A 32-pixel crop has
+# no single centre pixel (its centre, 15.5, falls between pixels 15 and 16): the label
+# block is centred on pixel 16. Section 8 shows why that detail matters.
 
 # %%
 CROP_SIZE = 32  # the classifier's input side in pixels
+LABEL_PIXEL = CROP_SIZE // 2  # make_shape_crops labels the 3×3 block centred on pixel (16, 16)
 NUM_TRAIN = fcn_lessons.by_mode(full=8000, quick=4000)
 NUM_TEST = 1000
 train_images, train_labels = data.make_shape_crops(NUM_TRAIN, CROP_SIZE, seed=1)
@@ -207,16 +216,17 @@ test_images, test_labels = data.make_shape_crops(NUM_TEST, CROP_SIZE, seed=2)
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
 for ax, image, label in zip(axes.flat, test_images, test_labels):
     ax.imshow(image)
-    ax.set_title(f"centre: {data.CLASS_NAMES[label]}", fontsize=9)
+    ax.set_title(f"label: {data.CLASS_NAMES[label]}", fontsize=9)
     ax.axis("off")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
 # The classifier is VGG-shaped on a small scale: 3×3 convolutions, 2×2 max poolings,
-# then Flatten, a hidden Dense layer `fc1` (playing the part of VGG16's fc6 and fc7),
-# dropout, and a softmax Dense layer `scores` over the 5 classes. Note the **'valid'**
-# padding of its convolutions; section 8 shows why that matters.
+# then Flatten, one hidden Dense layer `fc1` (in the part of VGG16's fc6; this small head
+# has no fc7), dropout, and a softmax Dense layer `scores` over the 5 classes (VGG16's
+# last layer). Note the **'valid'** padding of its convolutions; section 9 shows why that
+# matters.
 
 # %% tags=["nbval-ignore-output"]
 classifier = models.crop_classifier(CROP_SIZE)
@@ -246,7 +256,8 @@ assert test_accuracy > fcn_lessons.by_mode(full=0.9, quick=0.55), test_accuracy
 # reshaped: nothing is retrained.
 
 # %%
-CANVAS_SIZE = 128  # the canvas of section 7
+CANVAS_SIZE = 128  # the canvases of section 8
+OUTPUT_STRIDE = 2 * 2  # two 2×2 poolings: neighbouring scores are 4 pixels apart (section 7 checks it)
 fcn = conv1x1.convolutionalize(classifier)
 # A model that returns every layer's output, to print the shapes on two input sizes.
 every_layer = keras.Model(fcn.input, [layer.output for layer in fcn.layers[1:]])
@@ -266,13 +277,59 @@ print(f"max |difference| on 64 test crops = {difference:.1e}")
 assert difference < FLOAT32_TOLERANCE
 
 # %% [markdown]
-# ## 6. Which pixels each score sees: 30, not 32
+# ## 6. Weight sharing: why one pass scores every window
 #
-# The trunk pools twice, so one step in the score map moves the classifier's 32×32
-# window by 2 × 2 = 4 pixels, the **output stride**: score (i, j) is the classifier on
-# the crop whose top-left pixel is (4i, 4j). But does every pixel of that crop count?
-# Lesson 02's `receptive.receptive_fields` runs the receptive-field recurrence (size,
-# stride, offset: the centre of unit 0's field) through the layers:
+# A convolution applies **the same kernel at every position** of its input: weight
+# sharing. So every position of the convolutionalized network computes the function
+# the classifier computes on one crop, and on a larger image one pass scores every
+# window: score (i, j) is the classifier on the crop whose top-left pixel is (4i, 4j).
+# Shift a 256×256 canvas by one output stride (drop its top 4 rows) and the map shifts
+# by exactly one row:
+
+# %%
+BENCH_CANVAS = 256  # the canvas of the benchmark recorded in docs/RESULTS.md
+bench_image = data.make_shapes(1, image_size=BENCH_CANVAS, seed=0)[0][0].astype("float32")
+dense_map = fcn.predict_on_batch(bench_image[None])[0]
+shifted_map = fcn.predict_on_batch(bench_image[None, OUTPUT_STRIDE:])[0]
+print(f"map of the canvas: {dense_map.shape}; without its top {OUTPUT_STRIDE} rows: {shifted_map.shape}")
+assert np.allclose(shifted_map, dense_map[1:], atol=FLOAT32_TOLERANCE)
+
+# %% [markdown]
+# And each score *is* the classifier on its window. The sliding window below crops every
+# 32×32 window at stride 4 and runs the classifier on them (batched: all windows in a few
+# big calls):
+
+# %%
+sliding_map = conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE)
+print("dense:", dense_map.shape, "  sliding window:", sliding_map.shape)
+assert np.allclose(dense_map, sliding_map, atol=FLOAT32_TOLERANCE)
+
+# %% [markdown]
+# **A correction.** The blog post this course grew from (a Chinese-language article on FCN
+# by the account 禅与计算机程序设计艺术; lesson 07 runs and debugs its code) says in its
+# section 3.6 that in an FCN weight sharing between layers is meaningless
+# ("在FCN中，不同层的权重共享是无意义的"), only slows convergence, and lowers generalisation,
+# since "即使对于相同的输入，模型也可以产生不同的输出" (even for the same input the model
+# can give different outputs). A CNN shares weights within a layer, across positions (the
+# post's own first sentence on the topic says so), and the two cells above rest on it. The
+# paper's FCN shares no weights between layers (recurrent networks do, by design, such as
+# the recurrent convnet of Pinheiro and Collobert that the FCN paper compares with). And
+# a network's output depends only on its input in inference mode; dropout makes it random
+# in training mode only:
+
+# %%
+FEW_CROPS = 8
+inference = [np.asarray(classifier(test_images[:FEW_CROPS], training=False)) for _ in range(2)]
+training = [np.asarray(classifier(test_images[:FEW_CROPS], training=True)) for _ in range(2)]
+print(f"two runs on {FEW_CROPS} crops: equal in inference mode: {np.array_equal(*inference)}; "
+      f"in training mode (dropout on): {np.array_equal(*training)}")
+
+# %% [markdown]
+# ## 7. Which pixels each score sees: 30, not 32
+#
+# Score (i, j) is the classifier on the 32×32 crop at (4i, 4j). But does every pixel of
+# that crop count? Lesson 02's `receptive.receptive_fields` runs the receptive-field
+# recurrence (size, stride, offset: the centre of unit 0's field) through the layers:
 
 # %%
 fields = receptive.receptive_fields(fcn)
@@ -280,7 +337,7 @@ for name in ("conv1", "pool1", "conv2", "pool2", "conv3", "fc1", "scores"):
     field = fields[name]
     print(f"{name:7s} field {field.size[0]:2d} px, stride {field.stride[0]}, unit 0 centred at {field.offset[0]}")
 score_field = fields["scores"]
-OUTPUT_STRIDE = score_field.stride[0]  # 4: two 2×2 poolings
+assert score_field.stride == (OUTPUT_STRIDE, OUTPUT_STRIDE)
 
 # %% [markdown]
 # The score's **receptive field** is 30 pixels, centred at 4i + 14.5, where the crop's
@@ -307,116 +364,129 @@ assert (bottom - top + 1, right - left + 1) == score_field.size
 # round down, a score exists exactly where its field fits inside the image: a side of
 # N pixels gives `(N - 30) // 4 + 1` scores. The crop's formula `(N - 32) // 4 + 1`
 # agrees when N leaves a remainder of 0 or 1 when divided by 4, and is one short
-# otherwise (Exercise 1.4 asks you to predict a map's size):
+# otherwise (Exercise 1.4 asks you to work this out for a deeper classifier):
 
 # %%
 FIELD = score_field.size[0]
-for side in (128, 130, 150):
+for side in range(CANVAS_SIZE, CANVAS_SIZE + OUTPUT_STRIDE):  # one side for each remainder 0, 1, 2, 3
     rows = fcn.compute_output_shape((1, side, side, 3))[1]
-    print(f"N = {side}: score map side {rows}; (N - {FIELD}) // {OUTPUT_STRIDE} + 1 = "
-          f"{conv1x1.output_size(side, FIELD, OUTPUT_STRIDE)}, (N - {CROP_SIZE}) // {OUTPUT_STRIDE} + 1 = "
+    print(f"N = {side} (remainder {side % OUTPUT_STRIDE}): score map side {rows}; (N - {FIELD}) // {OUTPUT_STRIDE}"
+          f" + 1 = {conv1x1.output_size(side, FIELD, OUTPUT_STRIDE)}, (N - {CROP_SIZE}) // {OUTPUT_STRIDE} + 1 = "
           f"{conv1x1.output_size(side, CROP_SIZE, OUTPUT_STRIDE)}")
     assert rows == conv1x1.output_size(side, FIELD, OUTPUT_STRIDE)
 
 # %% [markdown]
-# ## 7. A score map of a whole canvas
+# ## 8. What each score predicts, on a whole canvas
 #
-# Now feed the network a 128×128 canvas holding several shapes of the size it was
-# trained on: one pass scores every window (section 8 shows why that is exact). Each
-# score is drawn at the centre of its field, pixel (4i + 14.5, 4j + 14.5); the first
-# panel zooms on one score's 32-pixel window (cyan, dashed) and its 30-pixel field
-# (yellow). The map covers the canvas minus a border of about 15 pixels, where no field
-# fits. The argmax panel takes the most probable class at each position: a
-# segmentation, at a quarter of the resolution.
+# The field says which pixels a score *sees*. What it *predicts* was set by training:
+# the classifier learnt to report the label block around pixel 16 of its window, so
+# score (i, j) should say what lies at pixel (4i + 16, 4j + 16), 1.5 pixels from its
+# field's centre. Measure it on 64 canvases of crop-sized shapes: compare the argmax at
+# every score with the label at (4i + o, 4j + o) for candidate pixels o (object pixels
+# tell most: most of a canvas is background).
+
+# %% tags=["nbval-ignore-output"]
+AGREEMENT_CANVASES = 64
+CANDIDATE_PIXELS = range(LABEL_PIXEL - 4, LABEL_PIXEL + 4)
+CROP_SIZED = (0.5 * CROP_SIZE / CANVAS_SIZE, 0.9 * CROP_SIZE / CANVAS_SIZE)  # object diameters of the crops
+canvases, canvas_masks = data.make_shapes(AGREEMENT_CANVASES, image_size=CANVAS_SIZE, seed=7,
+                                          num_objects=(6, 6), object_size=CROP_SIZED)
+canvas_maps = fcn.predict(canvases.astype("float32"), batch_size=16, verbose=0)
+agreement = conv1x1.label_agreement_by_offset(canvas_maps, canvas_masks, stride=OUTPUT_STRIDE,
+                                              offsets=CANDIDATE_PIXELS)
+print(f"{'pixel o':>8s} {'all pixels':>11s} {'object pixels':>14s}")
+for row in agreement:
+    print(f"{row['offset']:8d} {row['all']:11.3f} {row['objects']:14.3f}")
+peak = conv1x1.agreement_peak(agreement)
+print(f"object-pixel agreement peaks at o = {peak:.1f} (field centre {score_field.offset[0]}, label {LABEL_PIXEL})")
+
+# %%
+assert abs(peak - LABEL_PIXEL) < abs(peak - score_field.offset[0]), peak  # nearer the label than the field centre
+
+# %% [markdown]
+# Agreement peaks at the label's pixel, 16, and falls off evenly on both sides of it,
+# not around the field's centre, 14.5. Two facts, then: **where the training label sat
+# decides what a score predicts; the receptive field only bounds what it can see** (here
+# the 30×30 square from 4i to 4i + 29). So we draw score (i, j) at pixel (4i + 16,
+# 4j + 16). In lesson 04 an FCN learns from per-pixel labels, and the crop that aligns
+# its output with the label map plays the same part. The first panel below zooms on one
+# score: its window (cyan, dashed), its field (yellow) and where it is drawn (magenta).
 
 # %%
 SHOWN_SCORE = (12, 10)  # the score whose window and field the first panel shows
-canvas_images, canvas_masks = data.make_shapes(
-    1, image_size=CANVAS_SIZE, seed=7, num_objects=(6, 6),
-    object_size=(0.5 * CROP_SIZE / CANVAS_SIZE, 0.9 * CROP_SIZE / CANVAS_SIZE))  # crop-sized shapes
-canvas, canvas_mask = canvas_images[0], canvas_masks[0]
-score_map = fcn.predict_on_batch(canvas[None])[0]
-print("score map:", score_map.shape)
+canvas, canvas_mask, score_map = canvases[0], canvas_masks[0], canvas_maps[0]
 fig = conv1x1.plot_score_maps(canvas, canvas_mask, score_map, field=score_field, window=CROP_SIZE,
-                              class_names=data.CLASS_NAMES, position=SHOWN_SCORE)
+                              class_names=data.CLASS_NAMES, position=SHOWN_SCORE, score_offset=LABEL_PIXEL)
 plt.show()
+last = score_map.shape[0] - 1
+print(f"scores drawn on pixels {LABEL_PIXEL} to {LABEL_PIXEL + OUTPUT_STRIDE * last} of 0-{CANVAS_SIZE - 1}; "
+      f"the fields cover pixels {score_field.box((0, 0))[0]} to {score_field.box((last, last))[2]}")
 
 # %% [markdown]
-# The maps are coarse (one score per 4 pixels, each seeing a 30-pixel field), blurry at
-# shape borders and sometimes wrong about which shape, but they already say *what is
-# where*. Turning such maps into a full-resolution segmentation, with upsampling and
-# skip connections, is what lessons 03 to 05 do.
+# The maps are coarse (one score per 4 pixels), blurry at shape borders and sometimes
+# wrong about which shape, but they already say *what is where*. No score is drawn near
+# the canvas's edges (printed above): a score needs its whole field inside the canvas.
+# The fields reach the top and left edges, but the last 2 rows and columns are in no
+# field at all: 128 − 30 = 98 is not a multiple of 4. Turning such maps into a
+# full-resolution segmentation, with upsampling and skip connections, is what lessons 03
+# to 05 do.
 #
-# ## 8. Weight sharing: why the dense map is exact
+# ## 9. Why 'valid' padding
 #
-# A convolution applies **the same kernel at every position** of its input: weight
-# sharing. So every position of the convolutionalized network computes the same
-# function the classifier computes on one crop. Shift the canvas by one output stride
-# (drop its top 4 rows) and the map shifts by exactly one row:
-
-# %%
-shifted_map = fcn.predict_on_batch(canvas[None, OUTPUT_STRIDE:])[0]
-print(f"map of the canvas without its top {OUTPUT_STRIDE} rows: {shifted_map.shape}; rows 1.. of the "
-      f"canvas's map: {score_map[1:].shape}")
-assert np.allclose(shifted_map, score_map[1:], atol=FLOAT32_TOLERANCE)
-
-# %% [markdown]
-# **A correction.** The blog post this course grew from (in Chinese) says the opposite:
-# that in an FCN weight sharing between layers is meaningless ("在FCN中，不同层的权重共享是无意义的"),
-# only slows convergence, and lowers generalisation, since "即使对于相同的输入，模型也可以产生不同的输出"
-# (even for the same input the model can give different outputs). Weight sharing in a
-# CNN is within a layer, across positions; no FCN shares weights between layers; and a
-# network with fixed weights gives the same output for the same input. An FCN is built
-# on weight sharing: it is what lets it compute every window at once, and why the result
-# is exact. On a 256×256 canvas the dense map equals the classifier run on every 32×32
-# window at stride 4 (the sliding window here is batched: all windows in a few big batches):
-
-# %%
-BENCH_CANVAS = 256  # the canvas of the benchmark recorded in docs/RESULTS.md
-bench_image = data.make_shapes(1, image_size=BENCH_CANVAS, seed=0)[0][0].astype("float32")
-dense_map = fcn.predict_on_batch(bench_image[None])[0]
-sliding_map = conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE)
-print("dense:", dense_map.shape, "  sliding window:", sliding_map.shape)
-assert np.allclose(dense_map, sliding_map, atol=FLOAT32_TOLERANCE)
-
-# %% [markdown]
-# **Why 'valid' padding?** Equality needs every window to see the same pixels in both
-# computations. With 'same' padding, a crop's convolutions pad its border with zeros,
-# but in the big image the same units see the real neighbouring pixels. Same weights,
-# different numbers:
+# The dense map equals the sliding window only if every window sees the same numbers in
+# both computations. With 'same' padding, a crop's convolutions pad its border with
+# zeros, where inside the canvas the same units see the real neighbouring pixels. Give a
+# 'same'-padded classifier the trained convolutions (padding changes no kernel shape) and
+# compare the conv3 features of one window, computed on the crop alone and inside the
+# canvas (`conv1x1.window_feature_mismatch`: per unit, relative to the largest feature):
 
 # %% tags=["nbval-ignore-output"]
 same_classifier = models.crop_classifier(CROP_SIZE, padding="same")
-same_fcn = conv1x1.convolutionalize(same_classifier)
-dense_same = same_fcn.predict_on_batch(bench_image[None])[0]
-sliding_same = conv1x1.sliding_window_scores(same_classifier, bench_image, OUTPUT_STRIDE)  # same poolings
-same_difference = np.abs(dense_same - sliding_same).max()
-print(f"'same' padding: dense map {dense_same.shape[:2]}, sliding window {sliding_same.shape[:2]}, "
-      f"max |difference| {same_difference:.3f}")
-assert same_difference > 100 * FLOAT32_TOLERANCE  # not rounding: different inputs at window borders
-
-# %% [markdown]
-# The two maps have the same size, but their values differ. VGG16 (and so the FCN
-# paper's network) pads its 3×3 convolutions, so its dense output is *not* exactly the
-# classifier run on crops: each unit sees real context where the classifier saw zeros.
-# That is fine (arguably better); just know that "equivalent" is exact only for 'valid'.
-#
-# ## 9. How much dense evaluation saves, and what stops it saving more
-#
-# Neighbouring windows overlap by 28 of their 32 pixels, and the dense network computes
-# each shared feature once. Timed on this machine (the benchmark `python -m
-# fcn_lessons.bench dense-vs-sliding` records it on a quiet one in `docs/RESULTS.md`):
-
-# %% tags=["nbval-ignore-output"]
-dense_s = median_seconds(lambda: fcn.predict_on_batch(bench_image[None]), repeats=5)
-sliding_s = median_seconds(lambda: conv1x1.sliding_window_scores(classifier, bench_image, OUTPUT_STRIDE),
-                           repeats=3)
-outputs = dense_map.shape[0] * dense_map.shape[1]
-print(f"{outputs} outputs: dense {1e3 * dense_s:.1f} ms, sliding window {1e3 * sliding_s:.1f} ms; "
-      f"speed-up per output {sliding_s / dense_s:.0f}×")
+for name in ("conv1", "conv2", "conv3"):  # the trunk (fc1 does not fit: conv3's map is 8×8 here, not 4×4)
+    same_classifier.get_layer(name).set_weights(classifier.get_layer(name).get_weights())
+valid_mismatch = conv1x1.window_feature_mismatch(classifier, "conv3", canvas, SHOWN_SCORE)
+same_mismatch = conv1x1.window_feature_mismatch(same_classifier, "conv3", canvas, SHOWN_SCORE)
+print(f"'valid': {valid_mismatch.shape[0]}×{valid_mismatch.shape[1]} units, largest difference "
+      f"{valid_mismatch.max():.0e}")
+print(f"'same': {same_mismatch.shape[0]}×{same_mismatch.shape[1]} units, difference per unit:")
+print(np.array2string(same_mismatch, precision=2, floatmode="fixed", suppress_small=True))
 
 # %%
-assert sliding_s > 2 * dense_s  # timings vary by machine; dense evaluation is always well ahead
+same_field = receptive.receptive_fields(conv1x1.convolutionalize(same_classifier))["conv3"]
+inside = [u for u in range(same_mismatch.shape[0])  # units whose field lies inside the crop, rows and columns
+          if same_field.box((u, u))[0] >= 0 and same_field.box((u, u))[2] < CROP_SIZE]
+print(f"conv3 units whose {same_field.size[0]}-pixel field lies inside the crop: {inside[0]}-{inside[-1]}")
+middle = np.ix_(inside, inside)
+assert valid_mismatch.max() < FLOAT32_TOLERANCE and same_mismatch[middle].max() < FLOAT32_TOLERANCE
+assert same_mismatch[0].min() > 100 * FLOAT32_TOLERANCE  # the top row of units sees the zero padding
+
+# %% [markdown]
+# With 'valid' padding the window's features are the same numbers in both. With 'same'
+# padding only the middle units, whose fields lie inside the crop, agree; every unit
+# whose field reaches past the crop's border differs, and fc1 reads them all. VGG16 (and
+# so the FCN paper's network) pads its 3×3 convolutions, so its dense output is *not*
+# exactly the classifier run on crops: each unit sees real context where the classifier
+# saw zeros. That is fine (arguably better); just know that "equivalent" is exact only
+# for 'valid'.
+#
+# ## 10. How much dense evaluation saves, and what stops it saving more
+#
+# Neighbouring windows overlap by 28 of their 32 pixels, and the dense network computes
+# each shared feature once. `conv1x1.time_dense_and_sliding` times both on the 256×256
+# canvas, as wall-clock time and as CPU time (summed over the process's threads, which
+# other programs on the machine disturb less):
+
+# %% tags=["nbval-ignore-output"]
+timing = conv1x1.time_dense_and_sliding(classifier, fcn, bench_image[None], OUTPUT_STRIDE, repeats=5)
+for clock, what in (("", "wall-clock"), ("_cpu", "CPU time")):
+    dense_ms, sliding_ms = (1e3 * timing[f"{side}{clock}_s"] for side in ("dense", "sliding"))
+    print(f"{what:10s}: dense {dense_ms:6.1f} ms, sliding window {sliding_ms:7.1f} ms: {sliding_ms / dense_ms:4.0f}×")
+print(f"in the sliding window's CPU time: cutting the {timing['outputs']:,} crops {1e3 * timing['crops_cpu_s']:.1f}"
+      f" ms; {timing['calls']} predict calls where the dense model makes 1 (a call on one crop: "
+      f"{1e3 * timing['call_cpu_s']:.1f} ms)")
+
+# %%
+assert timing["sliding_cpu_s"] > 2 * timing["dense_cpu_s"]  # timings vary by machine; dense is always well ahead
 
 # %% [markdown]
 # Every pixel lies in up to (32 / 4)² = 64 windows, so one might expect 64×. Count the
@@ -448,37 +518,45 @@ for side in (BENCH_CANVAS, 4 * BENCH_CANVAS):
     print(f"{side}×{side} canvas: {total['sharing']:.1f}× less arithmetic per score than the sliding window")
 
 # %% [markdown]
-# So dense evaluation does about 21× less arithmetic here. The measured speed-up is
-# larger (about 30× in `docs/RESULTS.md`) because the sliding window's convolutions, on
-# thousands of small 32×32 crops, also get through fewer multiply-adds per second than
-# the dense model's on one big canvas (about three quarters of its rate, measured in CPU
-# time); cutting the crops and the extra calls cost little. The FCN paper measures the
-# same effect on AlexNet: a 10×10 grid of outputs on a 500×500 image in 22 ms, against
-# 1.2 ms for one 227×227 image, "more than 5 times faster than the naïve approach" of
-# classifying the 100 windows (footnote: "Assuming efficient batching of single image
-# inputs").
+# So dense evaluation does 21× less arithmetic per score here, and it runs faster than
+# that: on a quiet 2-core machine, `python -m fcn_lessons.bench dense-vs-sliding` measured
+# about 30× (docs/RESULTS.md). Your ratios above depend on the machine; wall-clock ratios
+# swing when other programs share the cores (on a loaded 2-core machine, 20× in one run
+# and 60× in the next), CPU-time ratios much less (30× in both). Beyond 21× it is implementation speed. Timed layer by layer (RESULTS),
+# the crops' convolutions get through a few per cent fewer multiply-adds per CPU-second
+# than the canvas's, and fc1 as a matrix product on crops about three times fewer than as
+# a convolution on the canvas; cutting the crops and the extra calls add a few per cent.
 
 # %% [markdown]
-# ## 10. The paper's case: VGG16
+# The FCN paper reports the same amortisation for AlexNet (section 3.1): 1.2 ms "on a
+# typical GPU" for the scores of one 227×227 image, 22 ms for a 10×10 grid of outputs
+# on a 500×500 image, "more than 5 times faster than the naïve approach". Its footnote:
+# "Assuming efficient batching of single image inputs"; one image by itself took 5.4 ms,
+# "nearly 25 times slower than the fully convolutional version". Our sliding window is
+# batched in that sense too.
+
+# %% [markdown]
+# ## 11. The paper's case: VGG16
 #
 # FCN-VGG16 starts from the VGG16 classifier: five conv blocks ending in 2×2 max pooling
-# (output stride 32, a 7×7×512 map for a 224×224 image), then two fully connected
-# layers of 4096 units and the 1000-way ImageNet classifier. Keras names them `fc1`,
-# `fc2` and `predictions`; the paper calls the first two fc6 and fc7 ("convolutionalized
-# fc6", "conv7 (convolutionalized fc7)"), as does the Caffe VGG16 model it started from,
-# whose classifier is fc8. FCN drops that classifier ("We decapitate each net by
-# discarding the final classifier layer") and appends a 1×1 convolution with 21
-# channels, `score_fr` in the authors' reference code. We build VGG16 with random
-# weights (`weights=None`: nothing to download) and logits as outputs.
+# (output stride 32, a 7×7×512 map for a 224×224 image), then two fully connected layers
+# of 4096 units and the 1000-way ImageNet classifier. Keras names these three `fc1`,
+# `fc2` and `predictions` (so Keras' `fc1` is VGG16's fc6, not our crop classifier's
+# `fc1`). The paper calls the first two fc6 and fc7 ("convolutionalized fc6", "conv7
+# (convolutionalized fc7)"), as does the Caffe VGG16 model it started from, whose
+# classifier is fc8. FCN drops that classifier ("We decapitate each net by discarding
+# the final classifier layer") and appends a 1×1 convolution with 21 channels,
+# `score_fr` in the authors' reference code. We build VGG16 with random weights
+# (`weights=None`: nothing to download) and logits as outputs.
 
 # %%
-PAPER_NAMES = {"block5_pool": "pool5", "fc1": "fc6", "fc2": "fc7", "predictions": "fc8 (FCN: score_fr)"}
+NAMES = {"block5_pool": "pool5", "fc1": "fc6", "fc2": "fc7", "predictions": "fc8 (FCN: dropped for score_fr)"}
 vgg = keras.applications.VGG16(weights=None, classifier_activation=None)
 fcn_vgg = conv1x1.convolutionalize(vgg)
-print(f"{'Keras':12s} {'paper':20s} {'convolutionalized':18s} kernel")
-for name, paper_name in PAPER_NAMES.items():
+print(f"{'Keras':12s} {'paper / Caffe / reference':32s} {'convolutionalized':18s} kernel")
+for name, paper_name in NAMES.items():
     layer = fcn_vgg.get_layer(name)
-    print(f"{name:12s} {paper_name:20s} {type(layer).__name__:18s} "
+    print(f"{name:12s} {paper_name:32s} {type(layer).__name__:18s} "
           f"{tuple(layer.weights[0].shape) if layer.weights else '-'}")
 
 # %% [markdown]
@@ -499,23 +577,23 @@ del vgg  # 138M parameters (553 MB): the convolutionalized copy is all we need f
 # %% [markdown]
 # On a larger image it yields a spatial score map. We pick 384 = 224 + 5 × 32 pixels:
 # sizes of the form 224 + 32k use every pixel (each extra 32 pixels adds one output
-# position), and 384 keeps the CPU time to a couple of seconds. (VGG16 pads its
-# convolutions, so here the training size, not a smaller field, sets the map's size.)
+# position). Here the map's size does not follow the receptive field: VGG16 pads its
+# convolutions, so fc7's field (404 pixels, printed below) is larger than the 224-pixel
+# crop, reaching into the zero padding, yet the map has (N − 224) // 32 + 1 positions per
+# side, the crop's formula.
 
 # %%
 LARGE_SIZE = 384
 large = rng.uniform(0, 255, (1, LARGE_SIZE, LARGE_SIZE, 3)).astype("float32")
 large_map = fcn_vgg.predict_on_batch(keras.applications.vgg16.preprocess_input(large))
+print(f"fc7's receptive field: {receptive.receptive_fields(fcn_vgg)['fc2'].size[0]} pixels")
 print(f"({LARGE_SIZE} - {VGG_SIZE}) // {VGG_STRIDE} + 1 = {conv1x1.output_size(LARGE_SIZE, VGG_SIZE, VGG_STRIDE)}"
       f" -> score map {large_map.shape}")
 
 # %% [markdown]
 # **Parameters.** Convolutionalizing changes no parameter count. FCN-VGG16 replaces the
 # 1000-way ImageNet classifier by a 21-way score layer (PASCAL VOC's 20 classes plus
-# background), which gives the paper's "about 134M parameters" (Table 1). Then we
-# release the model, which holds over half a gigabyte of weights: what follows reuses
-# that memory (TensorFlow keeps it for this kernel rather than returning it to the
-# system, so shut a lesson's kernel down before starting the next).
+# background), which gives the paper's count, "134M" in its Table 1.
 
 # %%
 VOC_CLASSES = 21  # 20 object classes + background
@@ -525,12 +603,22 @@ fcn_vgg16_params = fcn_vgg.count_params() - imagenet_classifier.count_params() +
                                                                                    + VOC_CLASSES)
 print(f"VGG16: {VGG_PARAMS:,}   convolutionalized: {fcn_vgg.count_params():,}")
 print(f"FCN-VGG16 (21-way score layer): {fcn_vgg16_params:,}  ≈ {fcn_vgg16_params / 1e6:.0f}M (paper: 134M)")
-del fcn_vgg, imagenet_classifier, logits_fcn, large_map  # free the weights and the big activations
-keras.backend.clear_session()  # and Keras' own references to them
-_ = gc.collect()
 
 # %% [markdown]
-# ## 11. Optional: a real heat map with ImageNet weights
+# Then we release the model, which holds over half a gigabyte of weights.
+# `environment.release_memory()` clears Keras' references to old models, collects
+# garbage and asks the C library to hand freed memory back to the system. With
+# TensorFlow's default CPU settings most of it stays in the kernel anyway: TensorFlow
+# keeps freed memory in a pool of its own for later models (docs/RESULTS.md measured
+# both). So shut a lesson's kernel down before starting the next.
+
+# %% tags=["nbval-ignore-output"]
+del fcn_vgg, imagenet_classifier, logits_fcn, large_map  # our own references first
+released = environment.release_memory()
+print(f"resident memory: {released['rss_before_mib']:.0f} MiB -> {released['rss_after_mib']:.0f} MiB")
+
+# %% [markdown]
+# ## 12. Optional: a real heat map with ImageNet weights
 #
 # With ImageNet weights (a 528 MB download, fine on Colab), the convolutionalized VGG16
 # turns a photo into a map of class scores. This cell runs only in the learner-sized
@@ -554,8 +642,7 @@ else:
     axes[1].set_title(f"P(Labrador retriever), {heat.shape[0]}×{heat.shape[1]} map")
     plt.show()
 del pretrained
-keras.backend.clear_session()
-_ = gc.collect()
+_ = environment.release_memory()
 
 # %% [markdown]
 # ## Summary
@@ -563,16 +650,19 @@ _ = gc.collect()
 # - A Dense layer is a 1×1 convolution; Flatten + Dense over an H×W×C map is an H×W
 #   'valid' convolution, its kernel the Dense kernel reshaped in flatten order (row,
 #   column, channel in Keras; channel, row, column in PyTorch).
-# - A convolutionalized classifier runs on any size; each score sees its receptive field
-#   (30 of the crop's 32 pixels here), and with 'valid' layers the map has
-#   `(N - R) // S + 1` positions per side, for a field R and output stride S.
-# - Weight sharing makes dense evaluation exact and computes shared features once: here
-#   21× less arithmetic per score, bounded by the unshared head and 'valid' shrinkage.
+# - A convolutionalized classifier runs on any size, and weight sharing makes its map
+#   exactly the classifier on every window (with 'valid' padding).
+# - Each score sees its receptive field (30 of the crop's 32 pixels here) and predicts
+#   what its training label described (pixel 16 of its window); with 'valid' layers the
+#   map has `(N - R) // S + 1` positions per side, for a field R and output stride S.
+# - Dense evaluation computes shared features once: here 21× less arithmetic per score,
+#   bounded by the unshared head and 'valid' shrinkage.
 # - FCN-VGG16 is VGG16 with fc6/fc7 as 7×7/1×1 convolutions and a 21-way score layer:
-#   about 134M parameters, output stride 32, a coarse map that lessons 03-05 refine.
+#   134M parameters, output stride 32, a coarse map that lessons 03-05 refine.
 #
-# **Exercises** (`exercises/01_conv1x1_is_dense.ipynb`): 1.1 port a PyTorch head to Keras;
-# 1.2 Flatten + Dense as an H×W convolution; 1.3 convolutionalize; 1.4 predict a map's size.
+# **Exercises** (`exercises/01_conv1x1_is_dense.ipynb`): 1.1 export a Keras head to
+# PyTorch; 1.2 global average pooling + Dense as one convolution; 1.3 convolutionalize;
+# 1.4 predict the map's size for a deeper classifier.
 
 # %% tags=["nbval-ignore-output"]
 print(f"peak memory of this kernel: {fcn_lessons.environment.peak_memory_mib():.0f} MiB")

@@ -55,103 +55,105 @@ import numpy as np
 from fcn_lessons import checks
 
 # %% [markdown]
-# ## Exercise 1.1: port a classifier head from PyTorch
+# ## Exercise 1.1: export a classifier head to PyTorch
 #
-# A PyTorch classifier ends with `nn.Flatten()` and `nn.Linear(C*H*W, K)`. PyTorch's
-# feature maps are channels first, so the Linear layer reads a flattened (C, H, W) map;
-# PyTorch stores its weight as (out_features, in_features) = (K, C·H·W). In Keras the
-# same map is (H, W, C). Write `linear_weight_to_conv_kernel(weight, feature_shape)`:
-# given that weight (a numpy array) and `feature_shape` = (C, H, W), return the
-# (H, W, C, K) kernel of a Keras `Conv2D(K, (H, W), padding="valid")` that computes the
-# same K scores on the (H, W, C) map. The bias needs no change, and
-# `kernel.reshape(H * W * C, K)` would serve a Keras Dense after Flatten.
+# You trained a Keras classifier that ends with `Flatten()` and `Dense(K)` on an (H, W, C)
+# feature map, and a colleague wants the same classifier in PyTorch, where the map is
+# (C, H, W) and the head is `nn.Flatten()` + `nn.Linear(C*H*W, K)`. Write
+# `dense_kernel_to_torch_linear(kernel, feature_shape)`: given the Dense kernel (a numpy
+# array of shape (H·W·C, K)) and `feature_shape` = (H, W, C), return the PyTorch `Linear`
+# weight, of shape (K, C·H·W), that gives the same K scores. The bias needs no change.
+# The facts you need are in lesson 01, section 3: the two flatten orders, and how each
+# library lays out the weight matrix.
 #
 # *Not allowed:* `fcn_lessons.conv1x1` (it holds the course's answer). numpy is all you need.
 
 # %% [markdown]
 # <details><summary>Hint 1: follow one weight</summary>
 #
-# Input number n = (c·H + i)·W + j of the PyTorch layer is pixel (i, j) of channel c
-# (lesson 01, section 3). Which entry of the Keras kernel must hold the weight that
-# output k gives to it?
+# Pick one input, say pixel (i, j) of channel c. Which row of the Keras kernel holds the
+# weight that output k gives it? In PyTorch, which entry of the weight must hold the same
+# number?
 #
 # </details>
-# <details><summary>Hint 2: undo PyTorch's flatten</summary>
+# <details><summary>Hint 2: go through a 4-D view</summary>
 #
-# Row k of the weight is a flat vector of C·H·W numbers in PyTorch's order. Reshaped to
-# (C, H, W), it is output k's H×W filter for each channel.
+# numpy can undo Keras' flatten for you: with the right reshape the kernel's axes become
+# (i, j, c, k). Which order of those four axes, flattened the C way, gives PyTorch's
+# layout?
 #
 # </details>
-# <details><summary>Hint 3: put the axes in Keras' order</summary>
+# <details><summary>Hint 3: test on a tiny case</summary>
 #
-# After `weight.reshape(K, C, H, W)` the axes are (k, c, i, j); the Keras kernel wants
-# (i, j, c, k). One `transpose` with the right permutation of the axes does it.
+# Try H = 1, W = 2, C = 2, K = 1 and write the four flat indices of each library by hand
+# (the section-3 figure helps). Does your function move the weights where you wrote them?
 #
 # </details>
 
 # %% tags=["exercise"]
-def linear_weight_to_conv_kernel(weight, feature_shape):
-    """PyTorch Linear weight (K, C*H*W) after a (C, H, W) flatten -> Keras Conv2D kernel (H, W, C, K)."""
-    # BEGIN SOLUTION 1.1: convert a PyTorch Linear weight into a Keras Conv2D kernel
-    channels, height, width = feature_shape
-    outputs = np.shape(weight)[0]
-    return np.asarray(weight).reshape(outputs, channels, height, width).transpose(2, 3, 1, 0)
+def dense_kernel_to_torch_linear(kernel, feature_shape):
+    """Keras Dense kernel (H*W*C, K) after Flatten of (H, W, C) -> PyTorch Linear weight (K, C*H*W)."""
+    # BEGIN SOLUTION 1.1: turn a Keras Dense kernel into a PyTorch Linear weight
+    height, width, channels = feature_shape
+    outputs = np.shape(kernel)[1]
+    by_axis = np.asarray(kernel).reshape(height, width, channels, outputs)  # (i, j, c, k)
+    return by_axis.transpose(3, 2, 0, 1).reshape(outputs, channels * height * width)  # (k, c, i, j), flattened
     # END SOLUTION
 
 
 # %% tags=["check"]
-checks.check_channels_first_linear_to_conv(linear_weight_to_conv_kernel)
+checks.check_dense_kernel_to_channels_first_linear(dense_kernel_to_torch_linear)
 
 # %% [markdown]
-# ## Exercise 1.2: Flatten + Dense as an H×W convolution
+# ## Exercise 1.2: global average pooling + Dense as one convolution
 #
-# A classifier flattens an (H, W, C) feature map and applies `Dense(K)`. Write
-# `flatten_dense_to_conv(dense_layer, feature_shape)` that returns a **built**
-# `keras.layers.Conv2D` computing the same thing on the (H, W, C) map, with output
-# shape (N, 1, 1, K), and that slides over larger maps like a convolution.
+# Many classifiers (Keras' ResNet50 among them) end with `GlobalAveragePooling2D()`, which
+# averages each channel of the (H, W, C) map over its H×W positions, then `Dense(K)`.
+# Write `pooled_dense_to_conv(dense_layer, feature_shape)` that returns a **built**
+# `keras.layers.Conv2D` with an H×W kernel computing the same thing on the (H, W, C)
+# map, with output shape (N, 1, 1, K), and that slides over larger maps like a
+# convolution. Work out its kernel first: lesson 01 does not show it.
 #
-# You need `layer.build((None, H, W, C))`, the Dense layer's weights
-# (`dense_layer.get_weights()` gives `[kernel, bias]`), its `units` and `activation`,
-# and `layer.set_weights([...])`.
-#
-# *Not allowed:* `fcn_lessons.conv1x1` (its `dense_to_conv` is the course's answer).
+# *Not allowed:* `fcn_lessons.conv1x1` (it holds the course's answer).
 
 # %% [markdown]
-# <details><summary>Hint 1: which convolution?</summary>
+# <details><summary>Hint 1: one sum</summary>
 #
-# It needs K filters and exactly one output position on an H×W map: which kernel size
-# and which padding give that?
-#
-# </details>
-# <details><summary>Hint 2: which order?</summary>
-#
-# The Dense kernel is (H·W·C, K), in the order in which Keras' Flatten read the map:
-# row by row, channels fastest (lesson 01, section 3). Which numpy reshape undoes that?
+# Write output k as a single sum over i, j and c. What number multiplies x[i, j, c]?
+# Does it depend on i and j?
 #
 # </details>
-# <details><summary>Hint 3: keep everything the Dense layer had</summary>
+# <details><summary>Hint 2: what else the Dense layer does</summary>
 #
-# A Dense layer adds a bias and applies an activation; the convolution must do both.
-# Build the layer before `set_weights`, or it has no weights to set.
+# Apart from its weighted sum, a Dense layer has a bias and an activation. Where do they
+# go in your convolution, and does the pooling change them?
+#
+# </details>
+# <details><summary>Hint 3: building it</summary>
+#
+# A Conv2D has no weights until it is built: `layer.build((None, H, W, C))`, then
+# `layer.set_weights([kernel, bias])` with a kernel of shape (H, W, C, K).
 #
 # </details>
 
 # %% tags=["exercise"]
-def flatten_dense_to_conv(dense_layer, feature_shape):
-    """Dense layer after Flatten of an (H, W, C) map -> equivalent built Conv2D layer."""
-    # BEGIN SOLUTION 1.2: build the Conv2D that computes Flatten + dense_layer
+def pooled_dense_to_conv(dense_layer, feature_shape):
+    """GlobalAveragePooling2D + dense_layer on an (H, W, C) map -> one equivalent built Conv2D."""
+    # BEGIN SOLUTION 1.2: build the Conv2D that computes global average pooling + dense_layer
     height, width, channels = feature_shape
     kernel, bias = dense_layer.get_weights()
+    # every position (i, j) weighs x[i, j, c] by kernel[c, k] / (H·W)
+    conv_kernel = np.tile(kernel / (height * width), (height, width, 1, 1))
     conv = keras.layers.Conv2D(dense_layer.units, (height, width), padding="valid",
                                activation=dense_layer.activation)
     conv.build((None, height, width, channels))
-    conv.set_weights([kernel.reshape(height, width, channels, dense_layer.units), bias])
+    conv.set_weights([conv_kernel, bias])
     return conv
     # END SOLUTION
 
 
 # %% tags=["check"]
-checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
+checks.check_global_average_dense_to_conv(pooled_dense_to_conv)
 
 # %% [markdown]
 # ## Exercise 1.3: convolutionalize a classifier
@@ -165,7 +167,7 @@ checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
 # one score vector per window at the trunk's output stride.
 #
 # *Not allowed:* `fcn_lessons.conv1x1` (its `convolutionalize` is the course's answer).
-# Use your own `flatten_dense_to_conv` from Exercise 1.2.
+# The Flatten + Dense conversion of lesson 01, section 3, is yours to write here.
 
 # %% [markdown]
 # <details><summary>Hint 1: start from a new input</summary>
@@ -183,8 +185,8 @@ checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
 # </details>
 # <details><summary>Hint 3: the head</summary>
 #
-# The first Dense sees that whole map: it becomes your Exercise 1.2 layer. Every later
-# Dense sees a 1×1 map of the previous layer's units.
+# The first Dense sees that whole map, flattened (which order?). Every later Dense sees
+# a 1×1 map of the previous layer's units. A small helper for one Dense layer keeps it short.
 #
 # </details>
 
@@ -192,6 +194,14 @@ checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
 def convolutionalize_classifier(classifier):
     """Classifier (trunk, Flatten, Dense, Dropout, Dense) -> fully convolutional keras.Model."""
     # BEGIN SOLUTION 1.3: rebuild the classifier as a model that runs on any image size
+    def flatten_dense_to_conv(dense_layer, feature_shape):  # Flatten + Dense on (h, w, c) -> h×w conv
+        height, width, channels = feature_shape
+        kernel, bias = dense_layer.get_weights()
+        conv = keras.layers.Conv2D(dense_layer.units, (height, width), activation=dense_layer.activation)
+        conv.build((None, height, width, channels))
+        conv.set_weights([kernel.reshape(height, width, channels, dense_layer.units), bias])  # Keras' order
+        return conv
+
     inputs = keras.Input((None, None, 3))
     x = inputs
     layers = classifier.layers
@@ -213,40 +223,44 @@ def convolutionalize_classifier(classifier):
 checks.check_convolutionalize_classifier(convolutionalize_classifier)
 
 # %% [markdown]
-# ## Exercise 1.4 (predict, then run): how big is the score map?
+# ## Exercise 1.4 (predict, then run): the score map of a deeper classifier
 #
-# Take the lesson's classifier (`models.crop_classifier()`: 32×32 crops, three 'valid'
-# 3×3 convolutions, two 2×2 poolings), convolutionalized, and feed it a canvas of
-# 150 × 203 pixels (rows × columns). How many score vectors does it produce, that is,
-# rows × columns of its score map? Work it out on paper, write the number in
-# `PREDICTION`, then run the check cell: it runs the model and compares.
+# Lesson 01's classifier had three 'valid' 3×3 convolutions and two 2×2 poolings on
+# 32×32 crops. Take a deeper one, `models.crop_classifier(48, widths=(32, 64, 64, 64))`:
+# 48×48 crops, four 'valid' 3×3 convolutions with a 2×2 max pooling after each but the
+# last, then the same head. Convolutionalize it and feed it a canvas of 150 × 207 pixels
+# (rows × columns). How many score vectors does it produce, that is, rows × columns of
+# its score map? Work it out on paper, write the number in `PREDICTION`, then run the
+# check cell: it builds the model, runs it and compares.
 #
-# *Not allowed:* running a model before you predict: the point is the prediction.
+# *Not allowed:* running a model or `fcn_lessons.receptive` before you predict: the
+# point is the prediction.
 
 # %% [markdown]
-# <details><summary>Hint 1: one step</summary>
+# <details><summary>Hint 1: the step</summary>
 #
-# Between neighbouring scores, the classifier's window moves by the output stride. How
-# many pixels is that?
-#
-# </details>
-# <details><summary>Hint 2: what must fit</summary>
-#
-# A score exists where every pixel it depends on lies inside the canvas. Lesson 01,
-# section 6, measured how many pixels that is along each side: is it the crop's size?
+# Between neighbouring scores, the window moves by the output stride. How many poolings
+# does this classifier have, and what stride do they make?
 #
 # </details>
-# <details><summary>Hint 3: count</summary>
+# <details><summary>Hint 2: the sizes on one crop</summary>
 #
-# Count the positions 0, S, 2S, ... at which that many pixels still fit, along each side,
-# then multiply the two counts.
+# Write the map's side after each layer on a 48-pixel crop: a 3×3 'valid' convolution
+# removes 2, a 2×2 pooling halves, rounding down. Does any pooling drop a row?
+#
+# </details>
+# <details><summary>Hint 3: what fits</summary>
+#
+# Walk back from the rows that are still read, as lesson 01, section 7, does for its
+# classifier: how many of the crop's 48 rows does a score depend on? A score exists where
+# that many fit; count the positions along each side, then multiply.
 #
 # </details>
 
 # %% tags=["exercise"]
-# BEGIN SOLUTION 1.4: predict the number of score vectors on a 150 × 203 canvas
+# BEGIN SOLUTION 1.4: predict the number of score vectors on a 150 × 207 canvas
 # STUB: PREDICTION = ...
-PREDICTION = 31 * 44  # (150 - 30) // 4 + 1 rows, (203 - 30) // 4 + 1 columns: the 30-pixel field must fit
+PREDICTION = 14 * 21  # stride 8, a 46-pixel field: (150 - 46) // 8 + 1 rows, (207 - 46) // 8 + 1 columns
 # END SOLUTION
 
 # %% tags=["check"]
@@ -255,12 +269,15 @@ checks.check_score_map_prediction(PREDICTION)
 # %% [markdown]
 # ## What you built
 #
-# - 1.1: a PyTorch Linear weight becomes a Keras kernel by undoing PyTorch's
-#   channels-first flatten and its (out, in) layout: reshape, then transpose.
-# - 1.2: Flatten + Dense is an H×W 'valid' convolution; the reshape follows the flatten order.
-# - 1.3: with those, a classifier becomes a fully convolutional network whose output on a
-#   large image equals the classifier applied to every window at its output stride.
-# - 1.4: the score map's size is set by the receptive field (30 pixels here), not by the
-#   crop (32): with 'valid' layers a score exists exactly where its field fits.
+# - 1.1: a Keras Dense kernel becomes a PyTorch Linear weight by moving every weight from
+#   Keras' flatten order to PyTorch's, in PyTorch's (out, in) layout.
+# - 1.2: global average pooling + Dense is one H×W 'valid' convolution whose kernel is the
+#   Dense kernel divided by H·W at every position.
+# - 1.3: with Flatten + Dense as an H×W convolution, a classifier becomes a fully
+#   convolutional network whose output on a large image equals the classifier applied to
+#   every window at its output stride.
+# - 1.4: the score map's size is set by the receptive field (46 of 48 pixels here) and the
+#   output stride (8), not by the crop: with 'valid' layers a score exists exactly where
+#   its field fits.
 #
 # Next: lesson 02 computes receptive fields for any network, and measures them.
