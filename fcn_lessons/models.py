@@ -22,7 +22,7 @@ def crop_classifier(crop_size: int = 32, num_classes: int = NUM_CLASSES, *,
     Trunk: 3×3 'valid' convolutions with ReLU; a 2×2 max pooling after each but the last
     (output stride 2 ** (len(widths) - 1)). 'valid', not 'same': zero padding at the crop
     border would make the convolutionalized model differ from a sliding window (lesson 01). Head: Flatten, Dense(hidden_units, relu),
-    Dropout, Dense(num_classes, softmax), as VGG16's fc6, fc7 and predictions.
+    Dropout, Dense(num_classes, softmax): fc1 plays VGG16's fc6 (no fc7 here), scores its fc8.
 
     Args:
         crop_size: input side in pixels, divisible by the output stride.
