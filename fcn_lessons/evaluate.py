@@ -549,7 +549,8 @@ def trained_fcns(*, cache: bool = True, verbose: bool = True, **settings) -> dic
     config = {**TRAINING_DEFAULTS, **settings}
     config["epochs"] = tuple(_validate.integer(e, "epochs", minimum=1) for e in config["epochs"])
     if len(config["epochs"]) != 3:
-        raise ValueError(f"epochs must give the epochs of the three stages (32s, 16s, 8s), received {config['epochs']}.")
+        raise ValueError(f"epochs must give the epochs of the three stages (32s, 16s, 8s), received "
+                         f"{config['epochs']}.")
     folder = cache_dir() / f"lesson07-{_cache_key(config)}"
     names = {variant: f"FCN-{variant}" for variant in models.VARIANTS}
     paths = {v: folder / f"fcn{v}.keras" for v in names}

@@ -167,7 +167,8 @@ def check_resize_mask(fn) -> None:
             if not isinstance(out, np.ndarray):
                 raise case.fail(f"expected a numpy array, received {describe(out)}")
             if out.shape != size:
-                swapped = " (height and width swapped: cv2.resize takes (width, height))" if out.shape == size[::-1] else ""
+                swapped = (" (height and width swapped: cv2.resize takes (width, height))"
+                           if out.shape == size[::-1] else "")
                 raise case.fail(f"expected shape {size}, received {out.shape}{swapped}")
             if out.dtype.kind not in "iu":
                 raise case.fail(f"expected integer class ids (the mask is {mask.dtype}), received dtype {out.dtype}: "
@@ -205,7 +206,9 @@ def _iou_cases(rng):
         ("probabilities where no class reaches 0.5, 6 classes", (2, 14, 14), 6, 0.05, "flat"),
     ]:
         labels = rng.integers(0, classes, size=shape).astype(np.uint8)
-        logits = rng.normal(size=shape + (classes,)) + 2.0 * np.eye(classes)[labels] * (rng.random(shape)[..., None] < 0.6)
+        noise = rng.normal(size=shape + (classes,))
+        right = rng.random(shape)[..., None] < 0.6  # where the scores favour the true class
+        logits = noise + 2.0 * np.eye(classes)[labels] * right
         labels[rng.random(shape) < void] = VOID
         scores = {"probabilities": _softmax(logits), "logits": logits, "flat": _softmax(0.3 * logits)}[kind]
         for class_id in rng.choice(classes, size=2, replace=False):
@@ -290,7 +293,8 @@ def _target_cases(rng):
 
 @exercise_check("7.3", forbidden=("fcn_lessons.blog_post.mse_targets",))
 def check_mse_targets(fn) -> None:
-    """Exercise 7.3: ``fn(masks (N, H, W), num_classes, ignore_label=255) -> (targets (N, H, W, C), weights (N, H, W))``."""
+    """Exercise 7.3: ``fn(masks (N, H, W), num_classes, ignore_label=255)`` -> targets (N, H, W, C) and
+    weights (N, H, W)."""
     from fcn_lessons import blog_post
 
     rng = case_rng(_SEED + 3)
@@ -350,13 +354,15 @@ def _fuse_reference(upsampled, skip, offset):
 def _fuse_hint(received, upsampled, skip, offset):
     oy, ox = offset
     h, w = upsampled.shape[1:3]
+    def window(top, left):
+        fits = top + h <= skip.shape[1] and left + w <= skip.shape[2]
+        return upsampled + skip[:, top:top + h, left:left + w] if fits else None
+
     variants = {
         "the skip was cropped at (0, 0): fused before aligning. Crop the skip at the offset first, then add.":
-            upsampled + skip[:, :h, :w],
-        "the offsets are swapped: offset is (rows, columns) = (oy, ox).":
-            upsampled + skip[:, ox:ox + h, oy:oy + w] if ox + h <= skip.shape[1] and oy + w <= skip.shape[2] else None,
-        "the crop is one pixel off: the window starts at the offset itself.":
-            upsampled + skip[:, oy + 1:oy + 1 + h, ox + 1:ox + 1 + w] if oy + 1 + h <= skip.shape[1] and ox + 1 + w <= skip.shape[2] else None,
+            window(0, 0),
+        "the offsets are swapped: offset is (rows, columns) = (oy, ox).": window(ox, oy),
+        "the crop is one pixel off: the window starts at the offset itself.": window(oy + 1, ox + 1),
     }
     for hint, value in variants.items():
         if value is not None and np.shape(received) == value.shape and np.allclose(received, value):
