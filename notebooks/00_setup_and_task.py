@@ -506,8 +506,10 @@ print(metrics.format_scores(metrics.segmentation_scores(metrics.confusion_matrix
 # per 32×32 pixels, FCN-8s one per 8×8 (lessons 02-05). What does a stride of 8 cost by
 # itself? Take an **oracle**: it reads the *true* labels and gives each 8×8 cell the true
 # share of each class, then upsamples these scores bilinearly, as FCN does
-# (`labels.coarse_oracle`, which lesson 02 uses too). It is never wrong about a cell,
-# so its errors come from the stride and the upsampling alone. (The FCN paper's appendix A,
+# (`labels.coarse_oracle`, which lesson 02 uses too). It is never wrong about a cell, so
+# its errors come from the stride, the upsampling and its choice of cell scores: a
+# reference point, not a ceiling (lesson 02 shows sharper cell scores doing better at
+# the borders). (The FCN paper's appendix A,
 # arXiv version, computes such "approximate upper bounds" from VOC's labels: mean IU 96.4
 # at a factor of 8, 86.1 at 32.)
 
