@@ -522,10 +522,12 @@ for side in (BENCH_CANVAS, 4 * BENCH_CANVAS):
 # that: on a quiet 2-core machine, `python -m fcn_lessons.bench dense-vs-sliding` measured
 # about 30× (docs/RESULTS.md). Your ratios above depend on the machine; wall-clock ratios
 # swing when other programs share the cores (on a loaded 2-core machine, 20× in one run
-# and 60× in the next), CPU-time ratios much less (30× in both). Beyond 21× it is implementation speed. Timed layer by layer (RESULTS),
-# the crops' convolutions get through a few per cent fewer multiply-adds per CPU-second
-# than the canvas's, and fc1 as a matrix product on crops about three times fewer than as
-# a convolution on the canvas; cutting the crops and the extra calls add a few per cent.
+# and 60× in the next), CPU-time ratios much less (30× in both). Beyond 21× it is
+# implementation speed: timed layer by layer (RESULTS), every layer but the tiny last one
+# gets through fewer multiply-adds per CPU-second on a thousand crops per call than
+# on one big canvas (how many fewer varies from run to run; fc1, a matrix product on the
+# crops, falls furthest behind). Cutting the crops and the extra calls add only a few per
+# cent (printed above).
 
 # %% [markdown]
 # The FCN paper reports the same amortisation for AlexNet (section 3.1): 1.2 ms "on a
