@@ -504,11 +504,12 @@ BUGS = (
         "lower mean IU; 'accuracy' counts void", "softmax cross-entropy over classes, void ignored; mean IU",
         "04"),
     Bug("4.4", "`fit(train_loader.load_data(), ...)`: one call, one batch (of 1 image), and a tuple Keras cannot "
-        "read; the same for `validation_data`", "ValueError: Unrecognized data type", "pass a dataset or a "
-        "generator of (images, masks)", "06"),
+        "read; the same for `validation_data`; `steps_per_epoch` etc. left undefined", "ValueError: Unrecognized "
+        "data type", "pass a dataset or a generator of (images, masks)", "06"),
     Bug("4.5", "`.h5` with `custom_objects={'tf': tf}` (a Keras 2 idiom for Lambda layers; this model has "
-        "none); `plot_model` imported, unused", "Keras 3 warns that HDF5 is legacy", "save as `.keras`",
-        "06"),
+        "none); `plot_model` imported, unused; saving credited to FCN (it is Keras')", "Keras 3 warns that HDF5 "
+        "is legacy; saved as `.h5` then `.keras`, the model reloads with another optimizer", "save as `.keras`",
+        "06, 07"),
     Bug("4.6", "`predict(test_loader.load_data())`: the tuple again; one random, augmented test image; no ids "
         "to match predictions to labels", "ValueError: Unrecognized data type", "predict image batches in a "
         "fixed order, keep the ids", "07"),

@@ -384,14 +384,15 @@ LOADER_SCENES = {"num_images": 12, "image_size": 64, "seed": 11}
 data.write_voc(work / "loader_voc", "train", *data.make_shapes(**LOADER_SCENES), class_names=data.CLASS_NAMES,
                image_format="png")
 image_folder = str(work / "loader_voc" / "JPEGImages")
+no_imports = blog_post.attempt(blog_post.run_post_code("loader")["DataLoader"], image_folder)
 loader_code = blog_post.run_post_code("loader", {"os": os, "np": np, "cv2": cv2})
 post_loader = loader_code["DataLoader"](image_folder)
-errors = [blog_post.attempt(post_loader.load_data).error]
+errors = [no_imports.error, blog_post.attempt(post_loader.load_data).error]
 for name, value in [("image_dir", image_folder), ("trainAugmentation", blog_post.PostAugmentation),
                     ("preprocess_input", keras.applications.vgg16.preprocess_input)]:
     loader_code[name] = value
     errors.append(blog_post.attempt(post_loader.load_data).error)
-assert [type(e).__name__ for e in errors] == ["NameError"] * 3 + ["NoneType"]
+assert [type(e).__name__ for e in errors] == ["NameError"] * 4 + ["NoneType"]
 
 # %% [markdown]
 # `trainAugmentation` is given here the interface the post calls, imgaug's
@@ -537,7 +538,9 @@ assert (loss_reports["softmax + cross-entropy"].scores["mean_iou"]
 # `model.fit(train_loader.load_data(), steps_per_epoch=..., epochs=..., validation_data=
 # val_loader.load_data(), ...)` calls the loader *once*: fit would get one batch of one
 # image, forever. But it does not get that far: the tuple (images, file count) is no data
-# Keras can read. The fix is to hand `fit` a dataset of (images, masks) batches, as above.
+# Keras can read. (`steps_per_epoch`, `epochs`, `validation_steps` and the two loaders are
+# placeholders the reader must define; we supply them.) The fix is to hand `fit` a dataset
+# of (images, masks) batches, as above.
 
 # %%
 fit_code = {"model": ce_net, "train_loader": post_loader, "val_loader": post_loader,
@@ -549,10 +552,11 @@ assert "Unrecognized data type" in str(not_data.error)
 # ## 15. Sections 4.5 and 4.6, as published: `.h5`, and `predict` on the tuple
 #
 # The post saves its (sigmoid + MSE) model to `.h5` and loads it with
-# `custom_objects={'tf': tf}`. Keras 3 still writes HDF5 but warns that the format is
-# legacy; `custom_objects={'tf': tf}` is a Keras 2 habit for models whose `Lambda` layers
-# call `tf.` functions (keras-team/keras issue 4609), and this model has none.
-# (`plot_model` is imported and never used.) Then 4.6 predicts on the loader's tuple:
+# `custom_objects={'tf': tf}`; it credits FCN with this "保存和加载机制", which is Keras',
+# not FCN's. Keras 3 still writes HDF5 but warns that the format is legacy;
+# `custom_objects={'tf': tf}` is a Keras 2 habit for models whose `Lambda` layers call `tf.`
+# functions (keras-team/keras issue 4609), and this model has none. (`plot_model` is
+# imported and never used.) Then 4.6 predicts on the loader's tuple:
 
 # %%
 post_path = work / "my_model.h5"
