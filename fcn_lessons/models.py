@@ -603,11 +603,13 @@ def mini_vgg_classifier(num_classes: int = NUM_CLASSES, *, name: str = "mini_vgg
     Layers: the trunk of ``MINI_VGG_BLOCKS`` (conv{b}_{i} 3×3 'same' without bias, batch
     normalisation bn{b}_{i}, ReLU relu{b}_{i}; pool{b} 2×2), then flatten, fc6 and fc7
     (Dense ``MINI_VGG_FC_WIDTH``, ReLU, dropout 0.5), predictions (Dense ``num_classes``,
-    logits); 235k weights for 5 classes. Chosen by measurement (docs/RESULTS.md, lesson
-    04): five poolings make it FCN-32s; one convolution in each of the first two blocks
-    and two in the others give a 150-pixel field at pool5; with batch normalisation it
-    reached 0.95 crop accuracy (0.73 without) and 0.43 mean IU as FCN-32s (0.33 without)
-    in the same budget, and narrower or shallower trunks lost 0.08 mean IU.
+    logits); 235k weights for 5 classes. Chosen by measurement (``python -m
+    fcn_lessons.bench mini-vgg-choice``, docs/RESULTS.md, lesson 04): five poolings make it
+    FCN-32s; one convolution in each of the first two blocks and two in the others give a
+    150-pixel field at pool5. With batch normalisation it reached 0.95 crop accuracy
+    (0.73 without) and, as FCN-32s, 0.42 mean IU (0.31 without) in the same budget; a
+    trunk with one convolution per block reached 0.36; a narrower one matched it once
+    (0.415) and lost 0.08 in another run, so the steadier one was kept.
 
     Returns:
         keras.Model from (N, 32, 32, 3) crops (``preprocess_input``) to (N, num_classes) logits.
