@@ -6,7 +6,7 @@
 #     - '4.2'
 #     - '4.3'
 #     - '4.4'
-#     fingerprint: 7d5b43a57f2f3b7d
+#     fingerprint: 7c6ea5e2b59934b4
 #     generated_from: solutions/04_fcn32s.py
 #     kind: exercises
 #     lesson: '04'
@@ -97,6 +97,7 @@ VOID = 255  # PASCAL VOC's void label
 # %% tags=["exercise"]
 def pixel_cross_entropy(labels, logits):
     """(N, H, W) int labels (255 = void), (N, H, W, C) logits -> mean loss over labelled pixels (float)."""
+    # Not allowed: fcn_lessons.losses, Keras or TensorFlow losses (numpy only).
     # Exercise 4.1: average -log softmax over the labelled pixels of the batch
     raise NotImplementedError("Exercise 4.1: average -log softmax over the labelled pixels of the batch")
 
@@ -141,6 +142,7 @@ checks.check_pixel_cross_entropy(pixel_cross_entropy)
 # %% tags=["exercise"]
 def fcn32s_crop(layers, upsample_kernel, upsample_stride, input_size):
     """[(kind, k, s, p), ...], int, int, int -> (crop offset, length of the upsampled map)."""
+    # Not allowed: fcn_lessons.models, fcn_lessons.checks (receptive.recurrence is fine).
     # Exercise 4.2: offset from the receptive fields, length from Caffe's sizes
     raise NotImplementedError("Exercise 4.2: offset from the receptive fields, length from Caffe's sizes")
 
@@ -189,6 +191,7 @@ checks.check_fcn32s_crop(fcn32s_crop)
 # %% tags=["exercise"]
 def fcn32s_head(trunk, num_classes):
     """A keras.Model from trunk.input to (N, H, W, num_classes) logits: score_fr, upscore, score."""
+    # Not allowed: models.fcn, models.fcn32s_head, models.crop_offset (models.Crop is fine).
     # Exercise 4.3: score_fr (zeros), upscore (bilinear, frozen, 'valid'), score (the derived crop)
     raise NotImplementedError("Exercise 4.3: score_fr (zeros), upscore (bilinear, frozen, 'valid'), score (the derived crop)")
 
@@ -218,6 +221,7 @@ checks.check_fcn32s_head(fcn32s_head)
 # </details>
 
 # %% tags=["exercise"]
+# Not allowed: running the network before you predict (that is the check's job).
 # Exercise 4.4: your prediction of the untrained FCN-32s's loss (a number)
 PREDICTION = ...
 

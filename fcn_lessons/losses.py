@@ -94,7 +94,8 @@ def _keras_loss_class():
         ``y_pred``: (N, H, W, C) logits. The value and its gradient equal
         ``pixel_cross_entropy`` (reductions "mean" and "sum" as there). A batch with no
         labelled pixel gives 0 with zero (finite) gradients, where PyTorch's ``ignore_index``
-        mean gives NaN (0/0). Computed in float32 even under mixed precision.
+        mean gives NaN (0/0, on purpose since pytorch/pytorch#64572, PyTorch 1.11).
+        Computed in float32 even under mixed precision.
 
         Labels >= C that are not ``ignore_label``: in eager mode (a direct call) they raise
         ``ValueError``. Inside a compiled graph (``model.fit``) a loss cannot inspect values,

@@ -87,6 +87,7 @@ VOID = 255  # PASCAL VOC's void label
 # %% tags=["exercise"]
 def pixel_cross_entropy(labels, logits):
     """(N, H, W) int labels (255 = void), (N, H, W, C) logits -> mean loss over labelled pixels (float)."""
+    # Not allowed: fcn_lessons.losses, Keras or TensorFlow losses (numpy only).
     # BEGIN SOLUTION 4.1: average -log softmax over the labelled pixels of the batch
     labelled = labels != VOID
     z = logits[labelled].astype(np.float64)  # (P, C)
@@ -137,6 +138,7 @@ checks.check_pixel_cross_entropy(pixel_cross_entropy)
 # %% tags=["exercise"]
 def fcn32s_crop(layers, upsample_kernel, upsample_stride, input_size):
     """[(kind, k, s, p), ...], int, int, int -> (crop offset, length of the upsampled map)."""
+    # Not allowed: fcn_lessons.models, fcn_lessons.checks (receptive.recurrence is fine).
     # BEGIN SOLUTION 4.2: offset from the receptive fields, length from Caffe's sizes
     _, jump, offset = receptive.recurrence([(k, s, p) for _, k, s, p in layers])[-1]
     first = offset - (upsample_kernel - 1) / 2 * jump / upsample_stride
@@ -192,6 +194,7 @@ checks.check_fcn32s_crop(fcn32s_crop)
 # %% tags=["exercise"]
 def fcn32s_head(trunk, num_classes):
     """A keras.Model from trunk.input to (N, H, W, num_classes) logits: score_fr, upscore, score."""
+    # Not allowed: models.fcn, models.fcn32s_head, models.crop_offset (models.Crop is fine).
     # BEGIN SOLUTION 4.3: score_fr (zeros), upscore (bilinear, frozen, 'valid'), score (the derived crop)
     stride = int(list(receptive.receptive_fields(trunk).values())[-1].stride[0])
     scores = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name="score_fr")(trunk.output)
@@ -231,6 +234,7 @@ checks.check_fcn32s_head(fcn32s_head)
 # </details>
 
 # %% tags=["exercise"]
+# Not allowed: running the network before you predict (that is the check's job).
 # BEGIN SOLUTION 4.4: your prediction of the untrained FCN-32s's loss (a number)
 # STUB: PREDICTION = ...
 PREDICTION = math.log(5)
