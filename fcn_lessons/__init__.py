@@ -21,7 +21,8 @@ lesson                     concept modules
                            ``photo`` (a real photograph, offline)
 04 FCN-32s                 ``models``, ``losses``, ``training``
 05 skip pyramid            ``pyramid``, ``models``, ``training``, ``metrics`` (trimap scores)
-06 training on GPU         ``pipeline`` (tf.data), ``augment``, ``distribute``, ``training``
+06 training on GPU         ``pipeline`` (tf.data), ``augment``, ``distribute``, ``training``,
+                           ``pets`` (Oxford-IIIT Pet), ``train`` (the command line)
 07 evaluate and debug      ``evaluate`` (a model over a data set, into a report), ``metrics``,
                            ``viz``; ``blog_post`` (the blog post's system, broken and fixed)
 =========================  ==============================================================

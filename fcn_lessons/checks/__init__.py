@@ -5,7 +5,7 @@ implementation. On success it prints one line; on failure it raises ``AssertionE
 with the case, what was expected, what came back, and a hint. The stub's
 ``NotImplementedError`` is passed through unchanged.
 
-One module per lesson topic (``conv1x1``, ``metrics``, ``receptive``, ``upsampling``);
+One module per concept the exercises are on (``conv1x1``, ``metrics``, ``receptive``, ``upsampling``, ``models``, ``pyramid``, ``pipeline``, ``evaluate``);
 each lists its checks in ``__all__``.
 """
 
@@ -17,4 +17,4 @@ from fcn_lessons.checks.receptive import *  # noqa: F403
 from fcn_lessons.checks.upsampling import *  # noqa: F403
 from fcn_lessons.checks.pyramid import *  # noqa: F403
 from fcn_lessons.checks.pipeline import *  # noqa: F403
-from fcn_lessons.checks.fcn32s import *  # noqa: F403
+from fcn_lessons.checks.models import *  # noqa: F403

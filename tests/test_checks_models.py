@@ -7,7 +7,7 @@ import numpy as np
 
 from check_harness import CheckSpec, check_tests
 from fcn_lessons import checks, losses, models, receptive, upsampling
-from fcn_lessons.checks import fcn32s as fcn32s_checks
+from fcn_lessons.checks import models as model_checks
 from fcn_lessons.labels import VOID_LABEL
 
 # --- Exercise 4.1: per-pixel softmax cross-entropy, void ignored ------------------------------
@@ -43,7 +43,7 @@ def _loss_value(labels, logits, void_as_background, denominator, per_image, shif
 def _hard_coded_loss():
     """Answers looked up from the cases a learner sees: right there, wrong when graded."""
     table = {}
-    for _, labels, logits in fcn32s_checks._loss_cases(np.random.default_rng(fcn32s_checks._SEED)):
+    for _, labels, logits in model_checks._loss_cases(np.random.default_rng(model_checks._SEED)):
         table[labels.tobytes() + logits.tobytes()] = losses.pixel_cross_entropy(labels, logits)
     return lambda labels, logits: table[labels.tobytes() + logits.tobytes()]
 
@@ -90,8 +90,8 @@ def _crop(layers, kernel, stride, n, *, padding=True, ceil=True, centre=lambda k
 
 def _hard_coded_crop():
     table = {}
-    for layers, kernel, stride, n in fcn32s_checks._crop_cases(np.random.default_rng(fcn32s_checks._SEED + 1), 6):
-        table[(tuple(layers), n)] = fcn32s_checks.reference_crop(layers, kernel, stride, n)
+    for layers, kernel, stride, n in model_checks._crop_cases(np.random.default_rng(model_checks._SEED + 1), 6):
+        table[(tuple(layers), n)] = model_checks.reference_crop(layers, kernel, stride, n)
     table[None] = (19, 544)  # the VGG16 case, looked up too
 
     def answer(layers, kernel, stride, n):
@@ -100,7 +100,7 @@ def _hard_coded_crop():
 
 
 SPEC_4_2 = CheckSpec(
-    checks.check_fcn32s_crop, reference=fcn32s_checks.reference_crop, learner=_crop,
+    checks.check_fcn32s_crop, reference=model_checks.reference_crop, learner=_crop,
     mistakes={
         "padding forgotten": lambda *a: _crop(*a, padding=False),
         "floor instead of ceil pooling": lambda *a: _crop(*a, ceil=False),
@@ -148,7 +148,7 @@ def _head(trunk, num_classes, *, zero=True, mixing=False, crop=True, crop_shift=
 
 def _hard_coded_head():
     offsets = {trunk.name: models.crop_offsets(models.fcn32s_head(trunk, 2))["score"]
-               for trunk in fcn32s_checks._trunks(np.random.default_rng(fcn32s_checks._SEED + 2), 4)}
+               for trunk in model_checks._trunks(np.random.default_rng(model_checks._SEED + 2), 4)}
     return lambda trunk, num_classes: models.fcn32s_head(trunk, num_classes, crop=offsets.get(trunk.name, (0, 0)))
 
 
@@ -202,7 +202,7 @@ globals().update(check_tests([SPEC_4_1, SPEC_4_2, SPEC_4_3, SPEC_4_4]))
 
 def test_the_vgg16_case_is_the_reference_crop():
     layers = [("conv", 3, 1, 100), ("conv", 3, 1, 1), ("pool", 2, 2, 0)]
-    assert fcn32s_checks.reference_crop(layers, 4, 2, 10) == (100, (104 - 1) * 2 + 4)
+    assert model_checks.reference_crop(layers, 4, 2, 10) == (100, (104 - 1) * 2 + 4)
     vgg16 = ([("conv", 3, 1, 100), ("conv", 3, 1, 1), ("pool", 2, 2, 0)] + [("conv", 3, 1, 1)] * 2 + [("pool", 2, 2, 0)]
              + ([("conv", 3, 1, 1)] * 3 + [("pool", 2, 2, 0)]) * 3 + [("conv", 7, 1, 0)])
-    assert fcn32s_checks.reference_crop(vgg16, 64, 32, 500) == (19, 544)
+    assert model_checks.reference_crop(vgg16, 64, 32, 500) == (19, 544)
