@@ -7,15 +7,22 @@ stride blurs the answer). This module holds the measurements that are not a conc
 their own elsewhere:
 
 - ``centre_distance(field_size)``: how far from a boundary (chessboard distance) a pixel
-  must be for a square field of that size to see only its own object.
-- ``ScoreTracker``: a Keras callback scoring centres and edges (with
-  ``metrics.accuracy_by_distance``) and counting regions after every epoch, so a lesson
-  can show whether a network is still learning when its training stops.
-- ``regions_per_image``: connected regions per label map, a measure of speckle.
-- ``stride_bounds``: what a perfect classifier at an output stride scores at centres and
-  edges (``labels.coarse_oracle``), the ceiling each network is compared with.
-- ``plot_score_curves``: those scores epoch by epoch, beside the bound of each stride;
-  ``plot_label_maps``: images, true labels and each network's labels, with a class legend.
+  must be for a square field of that size to see only its own object;
+  ``distance_to_boundary_or_border``: that distance with the image border counted as a
+  boundary too (beyond it a field reads zero padding, not the object).
+- ``pixel_regions`` and ``region_scores``: object centres, object edges and the trimap
+  band around every label border, and the scores there (built on ``metrics.region_scores``).
+  ``distance_profile``: object pixels' mean accuracy by distance.
+- ``ScoreTracker``: a Keras callback that scores those regions and counts regions of one
+  label every few epochs, so a lesson can show whether a network was still learning when
+  its training stopped.
+- ``regions_per_image``: connected regions per label map; ``label_change_rate``: how often
+  two pixels a given distance apart inside one true region get different labels (speckle).
+- ``oracle_scores``: what a perfect-proportions oracle at an output stride scores (true
+  class shares per cell, optionally sharpened, upsampled bilinearly, arg-maxed). A
+  reference point, not a ceiling: other cell scores can do better.
+- ``plot_score_curves``, ``plot_label_maps``: the scores epoch by epoch; images, true labels
+  and each network's labels with a class legend.
 - ``lesson_networks``, ``compile_for_pixels`` and the constants below: the lesson's
   experiment in one place; ``training_budget`` (``python -m fcn_lessons.field_experiments``)
   repeats it for longer, for docs/RESULTS.md (the lesson trains for a short budget).
@@ -39,17 +46,21 @@ from fcn_lessons.labels import VOID_LABEL
 
 DISTANCE_METRIC = "chessboard"  # a field is a square: chessboard distance says when it holds a boundary
 EDGE_DISTANCE = 2  # object pixels at most this far from another label are "edges"
+BAND_WIDTH = 2  # the trimap band (labels.boundary_band): pixels within 2 px of a label border, both sides
 
 # The lesson's experiment, in one place, so that ``training_budget`` repeats it exactly.
 DATA_OPTIONS = dict(num_objects=(2, 4), object_size=(0.3, 0.8))  # more, bigger objects than the default
 IMAGE_SIZE = 64
-NUM_TRAIN, NUM_TEST = 1500, 300  # learner-sized; the lesson's quick mode trains on fewer
+NUM_TRAIN, NUM_TEST = 1000, 300  # learner-sized (quick mode trains on QUICK_TRAIN)
+QUICK_TRAIN, QUICK_EPOCHS = 600, 4  # quick mode (the tests)
 TRAIN_DATA_SEED, TEST_DATA_SEED = 1, 2
 NETWORK_SEED = 20  # network i is built right after seeding with NETWORK_SEED + i
 TRAIN_SEED = 21  # seeded again before each fit: the same batches for every network
 EPOCHS = 10  # the lesson's budget (learner-sized)
 BATCH_SIZE = 16
 LEARNING_RATE = 3e-3  # Adam
+TRACK_IMAGES = 100  # the per-epoch curves score the first 100 test images ...
+SCORE_EVERY = 2  # ... every 2 epochs (and after the last): scoring costs a prediction pass
 
 
 def centre_distance(field_size: int) -> int:
@@ -61,6 +72,113 @@ def centre_distance(field_size: int) -> int:
     """
     field_size = _validate.integer(field_size, "field_size", minimum=1)
     return (field_size - 1) // 2 + 1
+
+
+def distance_to_boundary_or_border(masks) -> np.ndarray:
+    """(N, H, W) label maps -> chessboard distance to another label *or to outside the image*.
+
+    ``labels.distance_to_boundary`` does not count the image border as a boundary. Here
+    the map is framed with one pixel of void first, so a pixel in row 0 is at distance 1:
+    a pixel at distance ``r`` or more has a ``(2r - 1)``-pixel square around it that holds
+    only its own class *and* lies inside the image (a field that crosses the border reads
+    zero padding, not its object). Void pixels get 0.
+
+    Returns:
+        (N, H, W) float32.
+    """
+    from fcn_lessons import labels
+
+    maps = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    framed = np.pad(maps, ((0, 0), (1, 1), (1, 1)), constant_values=VOID_LABEL)
+    return labels.distance_to_boundary(framed, metric=DISTANCE_METRIC)[:, 1:-1, 1:-1]
+
+
+def pixel_regions(masks, *, centre_distance: int, edge_distance: int = EDGE_DISTANCE,
+                  band_width: float = BAND_WIDTH) -> dict:
+    """The pixels each score of the lesson counts, as bool (N, H, W) arrays.
+
+    - ``centre``: object pixels (not background, not void) whose ``centre_distance``
+      neighbourhood holds only their object and lies inside the image
+      (``distance_to_boundary_or_border >= centre_distance``);
+    - ``edge``: object pixels at most ``edge_distance`` from another label (chessboard,
+      ``labels.distance_to_boundary``): recall on the objects' side of a boundary;
+    - ``band``: every labelled pixel, object or background, within ``band_width`` of a
+      label border (``labels.boundary_band``, the trimap band of ``metrics.trimap_scores``).
+    """
+    from fcn_lessons import labels
+
+    maps = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    centre_distance = _validate.integer(centre_distance, "centre_distance", minimum=2)
+    edge_distance = _validate.integer(edge_distance, "edge_distance", minimum=1, maximum=centre_distance - 1)
+    objects = (maps != 0) & (maps != VOID_LABEL)
+    to_label = labels.distance_to_boundary(maps, metric=DISTANCE_METRIC)
+    return {"centre": objects & (distance_to_boundary_or_border(maps) >= centre_distance),
+            "edge": objects & (to_label <= edge_distance),
+            "band": labels.boundary_band(maps, band_width) & (maps != VOID_LABEL)}
+
+
+def _regions_for(masks: np.ndarray, regions: dict) -> dict:
+    missing = {"centre", "edge", "band"} - set(regions)
+    if missing:
+        raise ValueError(f"regions must be pixel_regions(...) output with 'centre', 'edge' and 'band'; "
+                         f"missing {sorted(missing)}.")
+    for name in ("centre", "edge", "band"):
+        if np.shape(regions[name]) != masks.shape:
+            raise ValueError(f"regions['{name}'] has shape {np.shape(regions[name])}, expected the masks' "
+                             f"{masks.shape}.")
+    return regions
+
+
+def region_scores(masks, predictions, regions: dict, num_classes: int) -> dict:
+    """The lesson's scores of ``predictions`` in ``pixel_regions``.
+
+    Returns:
+        ``centre`` and ``edge``: dicts of ``pixel_accuracy``, ``mean_accuracy`` (the FCN
+        paper's mean accuracy over the classes present there), ``pixels`` and
+        ``predicted`` ((num_classes,) share of those pixels given each class);
+        ``band_iou``: mean IU in the band (both sides of every border, so a prediction that
+        grows its objects into the background pays for it, which object-side recall does not).
+    """
+    from fcn_lessons import metrics
+
+    masks = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    predictions = _validate.label_map(predictions, "predictions", ndim=3, ignore_label=None)
+    if predictions.shape != masks.shape:
+        raise ValueError(f"predictions must have the masks' shape {masks.shape}, received {predictions.shape}.")
+    regions = _regions_for(masks, regions)
+    out = {}
+    for name in ("centre", "edge"):
+        scores = metrics.region_scores(masks, predictions, num_classes, regions[name])
+        pixels = scores["num_pixels"]
+        out[name] = {"pixel_accuracy": scores["pixel_accuracy"], "mean_accuracy": scores["mean_accuracy"],
+                     "pixels": pixels,
+                     "predicted": np.bincount(predictions[regions[name]], minlength=num_classes)[:num_classes]
+                     / max(pixels, 1)}
+    out["band_iou"] = metrics.region_scores(masks, predictions, num_classes, regions["band"])["mean_iou"]
+    return out
+
+
+def distance_profile(masks, predictions, bins, num_classes: int) -> dict:
+    """Mean accuracy of object pixels by ``distance_to_boundary_or_border``.
+
+    Args:
+        bins: increasing bin edges in pixels: bin i holds ``bins[i] <= distance < bins[i + 1]``.
+
+    Returns:
+        dict of (len(bins) - 1,) arrays: ``mean_accuracy`` and ``pixels``.
+    """
+    from fcn_lessons import metrics
+
+    edges = np.asarray(bins, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bins must be at least two increasing bin edges, received {bins!r}.")
+    masks = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    distance = distance_to_boundary_or_border(masks)
+    objects = (masks != 0) & (masks != VOID_LABEL)
+    scores = [metrics.region_scores(masks, predictions, num_classes, objects & (distance >= lo) & (distance < hi))
+              for lo, hi in zip(edges[:-1], edges[1:])]
+    return {"mean_accuracy": np.array([s["mean_accuracy"] for s in scores]),
+            "pixels": np.array([s["num_pixels"] for s in scores])}
 
 
 def regions_per_image(label_maps, *, ignore_label: int | None = VOID_LABEL) -> float:
@@ -88,6 +206,36 @@ def regions_per_image(label_maps, *, ignore_label: int | None = VOID_LABEL) -> f
                 continue
             count += cv2.connectedComponents((label_map == label).astype(np.uint8), connectivity=4)[0] - 1
     return count / len(maps)
+
+
+def label_change_rate(predictions, masks, spacing: int) -> float:
+    """Share of pixel pairs ``spacing`` apart (in a row or a column) given different labels,
+    counting only pairs that the true labels put in one region (same label, not void).
+
+    A smooth prediction changes label mostly where the truth does; a speckled one changes it
+    inside regions too. Comparing spacings tells *how* it speckles: independent noise
+    changes more often the farther apart two pixels are, while a pattern with a period of
+    two pixels (gridding) changes more often between neighbours than between pixels two apart.
+
+    Args:
+        predictions, masks: (N, H, W) predicted and true labels (void 255 in the masks).
+        spacing: distance between the two pixels of a pair, >= 1.
+    """
+    masks = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    predictions = _validate.label_map(predictions, "predictions", ndim=3, ignore_label=None)
+    if predictions.shape != masks.shape:
+        raise ValueError(f"predictions must have the masks' shape {masks.shape}, received {predictions.shape}.")
+    spacing = _validate.integer(spacing, "spacing", minimum=1, maximum=min(masks.shape[1:]) - 1)
+    changed = pairs = 0
+    for axis in (1, 2):
+        first = [slice(None)] * 3
+        second = [slice(None)] * 3
+        first[axis], second[axis] = slice(None, -spacing), slice(spacing, None)
+        t0, t1 = masks[tuple(first)], masks[tuple(second)]
+        same = (t0 == t1) & (t0 != VOID_LABEL)
+        changed += int((predictions[tuple(first)] != predictions[tuple(second)])[same].sum())
+        pairs += int(same.sum())
+    return changed / max(pairs, 1)
 
 
 def lesson_networks(*, seed: int = NETWORK_SEED) -> dict:
@@ -122,13 +270,10 @@ def compile_for_pixels(model, learning_rate: float = LEARNING_RATE) -> None:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=VOID_LABEL))
 
 
-def _scores(masks, predictions, centre: int, edge: int) -> dict:
-    from fcn_lessons import metrics
-
-    scores = metrics.accuracy_by_distance(masks, predictions, centre_distance=centre, edge_distance=edge,
-                                          metric=DISTANCE_METRIC)
+def _summary(masks, predictions, regions, num_classes: int) -> dict:
+    scores = region_scores(masks, predictions, regions, num_classes)
     return {"centre": scores["centre"]["mean_accuracy"], "edge": scores["edge"]["mean_accuracy"],
-            "regions": regions_per_image(predictions)}
+            "band_iou": scores["band_iou"], "regions": regions_per_image(predictions)}
 
 
 def _keras_callback():
@@ -138,71 +283,101 @@ def _keras_callback():
 
 
 class ScoreTracker(_keras_callback()):
-    """A Keras callback: after every epoch, the model's centre and edge scores on held-out images.
+    """A Keras callback: every few epochs, the model's scores on held-out images.
 
     Args:
         images: (N, H, W, 3) held-out images.
         masks: (N, H, W) their labels (void 255).
-        centre_distance, edge_distance: chessboard distances that make a pixel a centre
-            (at least) or an edge (at most); see ``centre_distance``.
+        num_classes: classes the model scores.
+        centre_distance, edge_distance: as ``pixel_regions``.
+        every: score after every ``every``-th epoch, and after the last one.
         batch_size: for ``model.predict``.
 
-    After ``fit``, ``history`` is a list with one dict per epoch: ``epoch`` (1, 2, ...),
-    ``centre`` and ``edge`` (mean accuracy there, as ``metrics.accuracy_by_distance``) and
-    ``regions`` (``regions_per_image`` of the predicted labels); ``predictions`` holds the
-    last epoch's (N, H, W) labels.
+    After ``fit``, ``history`` is a list with one dict per scored epoch: ``epoch`` (1, 2,
+    ...), ``centre`` and ``edge`` (mean accuracy there), ``band_iou`` (mean IU in the
+    trimap band) and ``regions`` (``regions_per_image`` of the predicted labels);
+    ``predictions`` holds the last scored (N, H, W) labels.
     """
 
-    def __init__(self, images, masks, *, centre_distance: int, edge_distance: int = EDGE_DISTANCE,
-                 batch_size: int = 50):
+    KEYS = ("centre", "edge", "band_iou", "regions")
+
+    def __init__(self, images, masks, *, num_classes: int, centre_distance: int,
+                 edge_distance: int = EDGE_DISTANCE, every: int = 1, batch_size: int = 50):
         super().__init__()
         self.images = _validate.array(images, "images", ndim=4, layout="(N, H, W, 3)")
         self.masks = _validate.array(masks, "masks", ndim=3, kinds="iu", layout="(N, H, W)")
         if self.images.shape[:3] != self.masks.shape:
             raise ValueError(f"masks must be (N, H, W) = {self.images.shape[:3]} to match images, "
                              f"received {self.masks.shape}.")
-        self.centre_distance = _validate.integer(centre_distance, "centre_distance", minimum=2)
-        self.edge_distance = _validate.integer(edge_distance, "edge_distance", minimum=1,
-                                               maximum=self.centre_distance - 1)
+        self.num_classes = _validate.integer(num_classes, "num_classes", minimum=2)
+        self.regions = pixel_regions(self.masks, centre_distance=centre_distance, edge_distance=edge_distance)
+        self.every = _validate.integer(every, "every", minimum=1)
         self.batch_size = _validate.integer(batch_size, "batch_size", minimum=1)
         self.history: list[dict] = []
         self.predictions = None
 
     def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == (self.params or {}).get("epochs")
+        if (epoch + 1) % self.every and not last:
+            return
         self.predictions = self.model.predict(self.images, batch_size=self.batch_size, verbose=0).argmax(axis=-1)
-        scores = _scores(self.masks, self.predictions, self.centre_distance, self.edge_distance)
-        self.history.append({"epoch": epoch + 1, **scores})
+        self.history.append({"epoch": epoch + 1,
+                             **_summary(self.masks, self.predictions, self.regions, self.num_classes)})
 
     def series(self, key: str) -> np.ndarray:
-        """(epochs,) values of ``key`` ("centre", "edge" or "regions"), one per epoch."""
-        _validate.choice(key, "key", ("centre", "edge", "regions"))
+        """(scored epochs,) values of ``key`` ("centre", "edge", "band_iou" or "regions")."""
+        _validate.choice(key, "key", self.KEYS)
         return np.array([row[key] for row in self.history])
 
 
-def stride_bounds(masks, strides, num_classes: int, *, centre_distance: int,
-                  edge_distance: int = EDGE_DISTANCE) -> dict:
-    """What a perfect classifier at each output stride scores at centres and edges.
+def oracle_predictions(masks, stride: int, num_classes: int, *, power: float = 1.0) -> np.ndarray:
+    """A perfect-proportions oracle at output stride ``stride``: (N, H, W) predicted labels.
 
-    For each stride, ``labels.coarse_oracle``: the true class shares of every
-    stride×stride cell, upsampled bilinearly and arg-maxed. Its errors are the stride's
-    alone: no network with that output stride and a bilinear upsampling can be expected to
-    do better there.
+    Each ``stride``×``stride`` cell scores each class by its true share of the cell's
+    labelled pixels (``labels.class_shares_per_block``), raised to ``power``; the scores
+    are upsampled bilinearly (``UpSampling2D(interpolation='bilinear')``'s rule) and
+    arg-maxed. ``power=1`` is ``labels.coarse_oracle``; a power below 1 sharpens small
+    shares, so a thin part of an object that holds a small share of its cells wins more
+    of the interpolated pixels. Both know every cell's content exactly: what they get
+    wrong is lost to the stride and to *their* choice of cell scores, not to the stride
+    alone, and a network at the same stride may choose scores that do better.
+    """
+    import keras
+
+    from fcn_lessons import labels
+
+    stride = _validate.integer(stride, "stride", minimum=1)
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not power > 0:
+        raise ValueError(f"power must be a positive number, received {power!r}.")
+    if power == 1:
+        return labels.coarse_oracle(masks, stride, num_classes)
+    cells = labels.class_shares_per_block(masks, stride, num_classes) ** float(power)
+    if stride == 1:
+        return cells.argmax(axis=-1)
+    h, w = np.shape(masks)[1:]
+    return np.asarray(keras.ops.image.resize(cells, (h, w), interpolation="bilinear")).argmax(axis=-1)
+
+
+def oracle_scores(masks, strides, num_classes: int, *, centre_distance: int, edge_distance: int = EDGE_DISTANCE,
+                  power: float = 1.0) -> dict:
+    """What the perfect-proportions oracle (``oracle_predictions``) scores at each output stride.
+
+    A reference point for a network at the same stride, not a ceiling.
 
     Returns:
-        {stride: {"centre": mean accuracy, "edge": mean accuracy, "centre_pixel", "edge_pixel":
-        pixel accuracies, "regions": regions per image}}.
+        {stride: {"centre", "edge": mean accuracy, "centre_pixel", "edge_pixel": pixel
+        accuracies, "band_iou": mean IU in the trimap band, "regions": regions per image}}.
     """
-    from fcn_lessons import labels, metrics
-
+    regions = pixel_regions(masks, centre_distance=centre_distance, edge_distance=edge_distance)
     out = {}
     for stride in strides:
         stride = _validate.integer(stride, "stride", minimum=1)
-        oracle = labels.coarse_oracle(masks, stride, num_classes)
-        scores = metrics.accuracy_by_distance(masks, oracle, centre_distance=centre_distance,
-                                              edge_distance=edge_distance, metric=DISTANCE_METRIC)
+        oracle = oracle_predictions(masks, stride, num_classes, power=power)
+        scores = region_scores(masks, oracle, regions, num_classes)
         out[stride] = {"centre": scores["centre"]["mean_accuracy"], "edge": scores["edge"]["mean_accuracy"],
                        "centre_pixel": scores["centre"]["pixel_accuracy"],
-                       "edge_pixel": scores["edge"]["pixel_accuracy"], "regions": regions_per_image(oracle)}
+                       "edge_pixel": scores["edge"]["pixel_accuracy"], "band_iou": scores["band_iou"],
+                       "regions": regions_per_image(oracle)}
     return out
 
 
@@ -239,31 +414,42 @@ def plot_label_maps(images, masks, predictions: dict, *, class_names, titles: di
     return fig
 
 
-def plot_score_curves(trackers: dict, bounds: dict, strides: dict, *, axes=None):
-    """Mean accuracy at centres and at edges after every epoch, one line per network.
+_CURVE_TITLES = {"centre": "object centres: mean accuracy", "edge": "object edges: mean accuracy (recall)",
+                 "band_iou": "trimap band (both sides): mean IU"}
+
+
+def plot_score_curves(trackers: dict, references: dict, strides: dict, *, keys=("centre", "edge", "band_iou"),
+                      axes=None):
+    """Scores after the tracked epochs, one line per network, one panel per score.
 
     Args:
         trackers: {name: ScoreTracker} after ``fit``.
-        bounds: ``stride_bounds`` output, holding every stride in ``strides``.
-        strides: {name: the network's output stride}: a dotted line of its colour marks the
-            stride's bound (what a perfect classifier at that stride scores).
-        axes: two matplotlib axes (centres, edges); new ones by default.
+        references: ``oracle_scores`` output, holding every stride in ``strides``.
+        strides: {name: the network's output stride}: a dotted line of its colour marks
+            what the perfect-proportions oracle at that stride scores (a reference, not a
+            ceiling).
+        keys: the scores to plot, from ``ScoreTracker.KEYS`` (not "regions").
+        axes: one matplotlib axis per key; new ones by default.
 
     Returns:
-        the two axes.
+        the axes.
     """
     import matplotlib.pyplot as plt
 
+    for key in keys:
+        _validate.choice(key, "keys", tuple(_CURVE_TITLES))
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
-    for ax, key in zip(axes, ("centre", "edge")):
+        _, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, key in zip(axes, keys):
         for name, tracker in trackers.items():
             epochs = [row["epoch"] for row in tracker.history]
             line, = ax.plot(epochs, tracker.series(key), "o-", ms=3, label=f"{name} (stride {strides[name]})")
-            ax.axhline(bounds[strides[name]][key], ls=":", color=line.get_color())
-        ax.set_title(f"object {key}s: mean accuracy (dotted: perfect at the same stride)", fontsize=9)
+            ax.axhline(references[strides[name]][key], ls=":", color=line.get_color())
+        ax.set_title(_CURVE_TITLES[key], fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 1.02)
+    axes[0].set_ylabel("score (dotted: oracle at the same stride)", fontsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
     return axes
 
@@ -271,15 +457,17 @@ def plot_score_curves(trackers: dict, bounds: dict, strides: dict, *, axes=None)
 # --- the longer runs behind docs/RESULTS.md ---------------------------------------------------
 
 def training_budget(*, epochs: int = 30) -> dict:
-    """Lesson 02's three networks, trained as the lesson trains them but for ``epochs`` epochs.
+    """Lesson 02's three networks, trained as the learner-sized lesson trains them but for ``epochs`` epochs.
 
     Same data, seeds, networks, optimiser and scores as the learner-sized lesson, in the
-    same order, so its first ``EPOCHS`` epochs repeat the lesson's run.
+    same order, so its first ``EPOCHS`` epochs repeat the lesson's run. The curves are
+    scored on the ``TRACK_IMAGES`` images every ``SCORE_EVERY`` epochs, as in the lesson;
+    at epochs ``EPOCHS``, ``2 * EPOCHS``, ... (and the last) the whole test set is scored too.
 
     Returns:
-        {"bounds": ``stride_bounds`` for strides 1 and 8, "true_regions": regions per true
-        label map, "networks": {name: {"history": ``ScoreTracker.history`` (one row per
-        epoch), "loss": [per epoch], "seconds": training time}}}.
+        {"oracle": ``oracle_scores`` for strides 1 and 8, "true_regions": regions per true
+        label map, "networks": {name: {"history": ``ScoreTracker.history``, "test": {epoch:
+        scores on all test images}, "loss": [per epoch], "seconds": training time}}}.
     """
     import keras
 
@@ -293,19 +481,36 @@ def training_budget(*, epochs: int = 30) -> dict:
     networks = lesson_networks()
     small = receptive.receptive_fields(networks["small field"])["scores"].size[0]
     centre = centre_distance(small)
-    result = {"bounds": stride_bounds(test_masks, (1, 8), data.NUM_CLASSES, centre_distance=centre),
+    regions = pixel_regions(test_masks, centre_distance=centre)
+    result = {"oracle": oracle_scores(test_masks, (1, 8), data.NUM_CLASSES, centre_distance=centre),
               "true_regions": regions_per_image(test_masks), "networks": {}}
+    checkpoints = sorted({*range(EPOCHS, epochs + 1, EPOCHS), epochs})
+
+    class _TestScores(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.scores = {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 in checkpoints:
+                predicted = self.model.predict(test_images, batch_size=50, verbose=0).argmax(axis=-1)
+                self.scores[epoch + 1] = {**_summary(test_masks, predicted, regions, data.NUM_CLASSES),
+                                          "change_1": label_change_rate(predicted, test_masks, 1),
+                                          "change_2": label_change_rate(predicted, test_masks, 2)}
+
     for name, net in networks.items():
         compile_for_pixels(net)
-        tracker = ScoreTracker(test_images, test_masks, centre_distance=centre)
+        tracker = ScoreTracker(test_images[:TRACK_IMAGES], test_masks[:TRACK_IMAGES], num_classes=data.NUM_CLASSES,
+                               centre_distance=centre, every=SCORE_EVERY)
+        test = _TestScores()
         keras.utils.set_random_seed(TRAIN_SEED)
         start = time.perf_counter()
         loss = net.fit(train_images, train_masks, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-                       callbacks=[tracker]).history["loss"]
-        result["networks"][name] = {"history": tracker.history, "loss": loss,
+                       callbacks=[tracker, test]).history["loss"]
+        result["networks"][name] = {"history": tracker.history, "test": test.scores, "loss": loss,
                                     "seconds": time.perf_counter() - start}
-        for row in tracker.history[EPOCHS - 1::EPOCHS]:
-            print(name, json.dumps(row), file=sys.stderr, flush=True)
+        for epoch, row in test.scores.items():
+            print(name, epoch, json.dumps(row, default=float), file=sys.stderr, flush=True)
     return result
 
 

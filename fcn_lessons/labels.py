@@ -16,7 +16,8 @@ the one home of what every lesson says about label maps; ``data``, ``voc``, ``vi
   (the "trimap" band of ``metrics.trimap_scores``).
 - ``class_counts_per_block``: the classes of every block×block cell;
   ``class_shares_per_block``: the same as shares of its labelled pixels (the ideal score
-  map at that output stride); ``coarse_oracle``: that score map upsampled and arg-maxed.
+  map at that output stride); ``coarse_oracle``: that score map upsampled and arg-maxed
+  (a perfect-proportions oracle: a reference for that stride, not a ceiling).
 
 Image borders are never label borders: a region that reaches the edge of the image is not
 closer to a boundary for it.
@@ -208,12 +209,14 @@ def class_shares_per_block(masks, block: int, num_classes: int) -> np.ndarray:
 
 
 def coarse_oracle(masks, stride: int, num_classes: int) -> np.ndarray:
-    """What an ideal score map at output stride ``stride`` gives after bilinear upsampling.
+    """What a perfect-proportions oracle at output stride ``stride`` predicts after bilinear upsampling.
 
     Each ``stride``×``stride`` cell of the score map holds the *true* class proportions of
-    its pixels (void left out): a classifier that is never wrong about its cell. Upsampled
+    its pixels (void left out): an oracle that is never wrong about its cell. Upsampled
     bilinearly (as ``UpSampling2D(interpolation='bilinear')``) and arg-maxed, it shows what
-    the output stride alone costs: thin parts and boundaries are lost, centres are not.
+    a coarse output with these cell scores loses: thin parts and boundaries, not centres.
+    It is a reference point, not a ceiling: a network at the same stride may choose other
+    cell scores (sharper ones, for instance) and label more boundary pixels right.
 
     Args:
         masks: (N, H, W) labels, H and W divisible by ``stride``.

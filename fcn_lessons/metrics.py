@@ -350,8 +350,9 @@ def region_scores(labels, predictions, num_classes: int, region,
     """``segmentation_scores`` over the pixels that ``region`` keeps: the paper's scores, restricted.
 
     The primitive behind every "how good is it *there*" measurement: near borders
-    (``trimap_scores``), at object centres or edges (``receptive.accuracy_by_distance``),
-    by distance to a boundary (``receptive.accuracy_profile``), for small objects.
+    (``trimap_scores``), at object centres or edges (``accuracy_by_distance``, and lesson
+    02's ``field_experiments.region_scores``), by distance to a boundary
+    (``accuracy_profile``, ``field_experiments.distance_profile``), for small objects.
     Void pixels are left out as everywhere; so is every pixel outside ``region``.
 
     Args:

@@ -1,14 +1,16 @@
 """Checks for lesson 02's exercises: receptive fields.
 
-- 2.1 ``check_receptive_field_1d``: the recurrence on a list of 1-D layers.
+- 2.1 ``check_transposed_step``: the recurrence through a 'valid' transposed convolution.
 - 2.2 ``check_model_field``: field, output stride and offset of a Keras model, with
   TensorFlow's 'same' padding (which depends on the input length when the stride is > 1).
-- 2.3 ``check_dilation_schedule``: dilations that reach a target field without holes.
+- 2.3 ``check_dilation_schedule``: dilations that give the smallest field at or above a
+  target, without holes.
 - 2.4 ``check_field_prediction``: "predict, then run": the learner's predicted field
   width of one unit against the width measured with gradients.
 
 Each check draws some of its cases from ``case_rng``, so the grader's seed gives cases
-the learner has not seen. The reference is ``fcn_lessons.receptive`` (public names only).
+the learner has not seen. The reference is ``fcn_lessons.receptive`` (public names only);
+2.1-2.3 refuse a learner's function that uses it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fcn_lessons import receptive
 from fcn_lessons.checks._core import (CaseFailure, case_rng, cases, check_prediction, describe,
                                       exercise_check, grading_seed, passed)
 
-__all__ = ["check_receptive_field_1d", "check_model_field", "check_dilation_schedule",
+__all__ = ["check_transposed_step", "check_model_field", "check_dilation_schedule",
            "check_field_prediction", "field_question_model", "FIELD_QUESTION"]
 
 _SEED = 202  # the checks draw their own random cases; the learner's seed is untouched
@@ -37,102 +39,96 @@ def _show(values) -> tuple:
     return tuple(_number(v) for v in values)
 
 
-# --- Exercise 2.1: the recurrence -------------------------------------------------------------
+# --- Exercise 2.1: the recurrence through a transposed convolution -------------------------
 
-_HINT_2_1 = ("For each layer, with k_eff = dilation * (kernel - 1) + 1 and the jump of the layer "
-             "*below*: size += (k_eff - 1) * jump; offset += ((k_eff - 1) / 2 - padding) * jump; "
-             "only then jump *= stride.")
+_FORBIDDEN = ("fcn_lessons.receptive",)  # the course's answers to 2.1-2.3 (and the Keras walker)
 
-# Fixed cases first, each aimed at one mistake, then random stacks.
+_HINT_2_1 = ("Place every input unit i at the middle of the kernel copy it writes (outputs i*s .. i*s + k - 1); "
+             "then output unit m sits at a fractional input unit. Convert input units to pixels with the "
+             "input's offset and jump. Check: fc7 (404, 32, 12.5) through kernel 64, stride 32 gives offset -19.")
+
+# Fixed cases first, each aimed at one mistake, then random ones.
 _FIXED_2_1 = [
-    [receptive.Layer1D(3), receptive.Layer1D(3)],  # two 3-tap convolutions
-    [receptive.Layer1D(3, 2), receptive.Layer1D(3)],  # a stride before a convolution
-    [receptive.Layer1D(3, 1, 0, 2), receptive.Layer1D(3, 1, 0, 4)],  # dilation
-    [receptive.Layer1D(3, 1, 1), receptive.Layer1D(2, 2, 0), receptive.Layer1D(3, 1, 1)],  # 'same' + pooling
-    [receptive.Layer1D(4, 2, 1), receptive.Layer1D(5, 1, 2), receptive.Layer1D(2, 2)],  # even kernels
+    ((404, 32, 12.5), 64, 32),  # FCN-32s's upscore: offset -19, the crop of 19
+    ((404, 32, 12.5), 4, 2),  # FCN-16s's upscore2
+    ((1, 1, 0), 4, 2),  # a x2 bilinear-sized kernel on pixels
+    ((5, 2, 1.5), 3, 2),  # odd kernel
+    ((9, 4, 3.5), 2, 4),  # kernel smaller than the stride: some outputs read nothing
+    ((3, 1, 0), 3, 1),  # stride 1: a transposed convolution is a convolution
 ]
-_RANDOM_2_1 = 5  # random stacks after the fixed ones
+_RANDOM_2_1 = 6  # random cases after the fixed ones
 
 
-def _random_layers(rng, count: int) -> list:
-    layers = []
-    for _ in range(count):
-        kernel = int(rng.integers(1, 7))
-        stride = int(rng.choice([1, 1, 2, 3]))
-        dilation = int(rng.choice([1, 1, 2, 3])) if stride == 1 else 1
-        padding = int(rng.integers(0, dilation * (kernel - 1) // 2 + 2))
-        layers.append(receptive.Layer1D(kernel, stride, padding, dilation))
-    return layers
-
-
-def stacks_2_1() -> list:
-    """The layer stacks exercise 2.1 is checked on (the random ones depend on the grader's seed)."""
+def cases_2_1() -> list:
+    """The (field, kernel, stride) cases exercise 2.1 is checked on (random ones: grader's seed)."""
     rng = case_rng(_SEED)
-    return _FIXED_2_1 + [_random_layers(rng, int(rng.integers(2, 7))) for _ in range(_RANDOM_2_1)]
+    drawn = []
+    for _ in range(_RANDOM_2_1):
+        jump = int(rng.choice([1, 2, 4, 8, 16, 32]))
+        size = int(rng.integers(1, 60)) * jump - int(rng.integers(0, jump))
+        offset = float(rng.integers(-40, 40)) + float(rng.choice([0.0, 0.5]))
+        stride = int(rng.integers(1, 5))
+        kernel = int(rng.integers(1, 3 * stride + 2))
+        drawn.append(((size, jump, offset), kernel, stride))
+    return _FIXED_2_1 + drawn
 
 
-def _layers_text(layers) -> str:
-    return "[" + ", ".join(f"(k={k}, s={s}, p={p}, d={d})" for k, s, p, d in layers) + "]"
-
-
-def _as_triples(case, received, count: int) -> np.ndarray:
+def _as_triple(case, received) -> np.ndarray:
     try:
-        rows = [tuple(float(v) for v in item) for item in received]
+        values = tuple(float(v) for v in received)
     except (TypeError, ValueError) as err:
-        raise case.fail(f"expected a list of (size, jump, offset) tuples, one per layer; received "
-                        f"{describe(received)} ({err})") from err
-    if len(rows) != count:
-        extra = (" (do not include the input's own field (1, 1, 0): one entry per layer)"
-                 if len(rows) == count + 1 else "")
-        raise case.fail(f"expected {count} (size, jump, offset) tuples, one per layer; received "
-                        f"{len(rows)}{extra}")
-    if any(len(r) != 3 for r in rows):
-        raise case.fail(f"each entry must be (size, jump, offset); received {received!r}"[:400])
-    return np.array(rows, dtype=np.float64)
+        raise case.fail(f"expected a (size, jump, offset) tuple of numbers; received {describe(received)} "
+                        f"({err})") from err
+    if len(values) != 3:
+        raise case.fail(f"expected a (size, jump, offset) tuple; received {len(values)} values: {received!r}"[:400])
+    return np.array(values)
 
 
-def _diagnose_2_1(layer, got, want, before) -> str:
+def _diagnose_2_1(field, kernel, stride, got) -> str:
     """A hint aimed at the mistake that explains ``got``, when one does."""
-    k, s, p, d = layer
-    size, jump, offset = before
-    span = d * (k - 1)
-    if got[0] != want[0]:
-        if got[0] == size + span * jump * s:
-            return "the size grew with the jump *after* this layer's stride: update the size before the jump."
-        if got[0] == size + (k - 1) * jump and d > 1:
-            return "dilation spreads the taps: the window spans dilation * (kernel - 1) + 1 pixels."
+    size, jump, offset = field
+    want = receptive.transposed_step(field, kernel, stride)
+    if not np.isclose(got[1], want[1]):
+        if np.isclose(got[1], jump * stride):
+            return ("the jump: a transposed convolution with stride s puts s output units where its input had "
+                    "one, so its units are closer together, not farther apart.")
+        return "the jump: how far apart, in input pixels, are two neighbouring output units?"
+    if not np.isclose(got[0], want[0]):
+        if np.isclose(got[0], size + (kernel - 1) * jump):
+            return ("the size grew by (k - 1) input units: count how many *input* units write to one output "
+                    "unit (it depends on the stride too).")
+        if np.isclose(got[0], size + kernel / stride * jump):
+            return "the size: the first and the last tap of a k-wide kernel are k - 1 apart, not k."
         return _HINT_2_1
-    if got[1] != want[1]:
-        return "the jump (distance between neighbouring units, in input pixels) multiplies by each stride."
-    if got[2] == offset + (span / 2 + p) * jump:
-        return "padding adds zeros *before* the first pixel, which moves unit 0 to the left: subtract it."
-    if got[2] == offset + (span / 2 - p):
-        return "the offset moves by ((k_eff - 1) / 2 - padding) units of the layer below: multiply by its jump."
-    if abs(got[2] - want[2]) in (0.5, 0.5 * jump):
-        return ("off by half a pixel: the centre of a window of k_eff taps starting at tap 0 is at "
-                "(k_eff - 1) / 2, and pixel i is centred at coordinate i (not i + 0.5).")
+    if np.isclose(got[2], offset + (kernel - 1) / (2 * stride) * jump):
+        return ("the offset moved the wrong way: output unit 0 lies at the start of input unit 0's copy, "
+                "before that unit's middle.")
+    if np.isclose(got[2], offset - (kernel - 1) / 2 * jump):
+        return "the offset: (k - 1) / 2 output units are (k - 1) / (2 s) input units; then convert with the jump."
+    if np.isclose(got[2], offset - kernel / (2 * stride) * jump):
+        return ("off by half an output unit: the middle of a copy of k taps starting at output i*s is at "
+                "i*s + (k - 1) / 2.")
+    if np.isclose(got[2], -want[2]):
+        return "the offset is the input coordinate of output unit 0's centre: negative when it lies before the image."
     return _HINT_2_1
 
 
-@exercise_check("2.1")
-def check_receptive_field_1d(fn) -> None:
-    """Exercise 2.1: ``fn(layers) -> [(size, jump, offset), ...]``, one tuple per layer."""
-    stacks = stacks_2_1()
-    descriptions = [f"layers {_layers_text(layers)}" for layers in stacks]
-    for case, layers in zip(cases("2.1", descriptions, _HINT_2_1), stacks):
-        expected = np.array(receptive.recurrence(layers), dtype=np.float64)
-        received = case.call(fn, [receptive.Layer1D(*layer) for layer in layers])
-        got = _as_triples(case, received, len(layers))
-        for i, (g, e) in enumerate(zip(got, expected)):
-            if not np.allclose(g, e, atol=1e-9):
-                before = (1, 1, 0) if i == 0 else tuple(expected[i - 1])
-                k, s, p, d = layers[i]
-                raise case.fail(
-                    f"after layer {i} (kernel {k}, stride {s}, padding {p}, dilation {d}), coming from "
-                    f"(size, jump, offset) = {_show(before)}:\n"
-                    f"expected {_show(e)}, received {_show(g)}",
-                    hint=_diagnose_2_1(layers[i], g, e, before))
-    passed("2.1", len(stacks), "match the recurrence")
+@exercise_check("2.1", forbidden=_FORBIDDEN)
+def check_transposed_step(fn) -> None:
+    """Exercise 2.1: ``fn((size, jump, offset), kernel, stride) -> (size, jump, offset)`` after a
+    'valid' transposed convolution."""
+    pairs = cases_2_1()
+    descriptions = [f"input field (size, jump, offset) = {_show(field)}, kernel {k}, stride {s}"
+                    for field, k, s in pairs]
+    for case, (field, kernel, stride) in zip(cases("2.1", descriptions, _HINT_2_1), pairs):
+        expected = np.array(receptive.transposed_step(field, kernel, stride), dtype=np.float64)
+        got = _as_triple(case, case.call(fn, field, kernel, stride))
+        if not np.allclose(got, expected, atol=1e-9):
+            raise case.fail(f"expected (size, jump, offset) = {_show(expected)}, received {_show(got)}",
+                            hint=_diagnose_2_1(field, kernel, stride, got))
+    crop = -receptive.transposed_step(*_FIXED_2_1[0])[2]
+    passed("2.1", len(pairs), f"match; FCN-32s's upscore lands {_number(crop)} pixels before the image: crop "
+                              f"{_number(crop)}")
 
 
 # --- Exercise 2.2: the field, output stride and offset of a Keras model ---------------------
@@ -159,12 +155,15 @@ _SAME_RULES = {  # 'same' padding before the first pixel, right and wrong: (n, k
 }
 
 
-def _walk(model, same_rule) -> tuple:
-    """(size, stride, offset) of the last layer, each (h, w), with ``same_rule`` for 'same' padding.
+def _walk(model, same_rule, *, model_length: bool = False) -> tuple:
+    """(size, stride, offset) of the last layer, each (h, w), with ``same_rule`` for 'same' padding
+    (applied to the model's input length instead of each layer's with ``model_length``).
 
     Only for diagnosing a wrong offset; the expected values come from ``receptive.receptive_fields``.
     """
     import keras
+
+    model_shape = model.inputs[0].shape
 
     size, jump, offset = [1.0, 1.0], [1.0, 1.0], [0.0, 0.0]
     for layer in model.layers:
@@ -176,7 +175,7 @@ def _walk(model, same_rule) -> tuple:
             continue
         for axis in (0, 1):
             span = dilation[axis] * (kernel[axis] - 1)
-            n = layer.input.shape[1 + axis]
+            n = (model_shape if model_length else layer.input.shape)[1 + axis]
             pad = 0 if layer.padding == "valid" else same_rule(n, span + 1, strides[axis])
             size[axis] += span * jump[axis]
             offset[axis] += (span / 2 - pad) * jump[axis]
@@ -229,7 +228,12 @@ def _fixed_models():
     strided_same = keras.Sequential([
         keras.Input((33, 32, 3)), L.Conv2D(2, 3, strides=2, padding="same"), L.Conv2D(2, 3, padding="same"),
         L.MaxPooling2D(2, padding="same")], name="check_2_2_strided_same")
-    return [vgg_like, dilated, strided, strided_same]
+    # two strided 'same' layers: the first pads 0 zeros before its 34 pixels, the second 1 before its 17
+    # (the model's 34 would give 0 again)
+    same_twice = keras.Sequential([
+        keras.Input((34, 34, 3)), L.Conv2D(2, 3, strides=2, padding="same"),
+        L.Conv2D(2, 3, strides=2, padding="same")], name="check_2_2_same_twice")
+    return [vgg_like, dilated, strided, strided_same, same_twice]
 
 
 _RANDOM_2_2 = 4  # random models after the fixed ones
@@ -277,6 +281,9 @@ def _triple(case, received) -> tuple:
 
 def _offset_hint(model, offset) -> str:
     """The hint for a wrong offset: the 'same' rule it followed, when one explains it."""
+    if np.allclose(_walk(model, _SAME_RULES["tf"], model_length=True)[2], offset):
+        return ("'same' padding depends on the length n of *this layer's* input (layer.input.shape), which "
+                "after a strided layer is not the model's input length.")
     for rule in ("stride-1 rule", "larger half first", "no padding"):
         if np.allclose(_walk(model, _SAME_RULES[rule])[2], offset):
             if rule == "no padding":
@@ -286,7 +293,7 @@ def _offset_hint(model, offset) -> str:
             + _HINT_SAME)
 
 
-@exercise_check("2.2")
+@exercise_check("2.2", forbidden=_FORBIDDEN)
 def check_model_field(fn) -> None:
     """Exercise 2.2: ``fn(model) -> (size, stride, offset)`` of the model's last layer, (h, w) pairs."""
     models = models_2_2()
@@ -313,10 +320,11 @@ def check_model_field(fn) -> None:
 # --- Exercise 2.3: a dilation schedule ------------------------------------------------------
 
 _HINT_2_3 = ("With 3×3 stride-1 convolutions each layer adds 2 * dilation to the field; a layer whose "
-             "dilation exceeds the field below it skips pixels (holes). Doubling (1, 2, 4, ...) grows "
-             "without holes; stop growing once the target is reached.")
+             "dilation exceeds the field below it skips pixels (holes). Find the largest field num_layers "
+             "layers can reach without holes, and which field sizes are possible at all.")
 
-_FIXED_2_3 = [(7, 3), (15, 3), (27, 3), (63, 5), (100, 5), (9, 2), (5, 4), (30, 3), (2, 1)]
+# (target, layers): exact fits, odd and even targets, targets below what the layers must add, the limit
+_FIXED_2_3 = [(7, 3), (15, 3), (27, 3), (63, 5), (100, 5), (9, 2), (9, 4), (5, 4), (30, 3), (2, 1), (26, 4)]
 _RANDOM_2_3 = 5  # random (target, layers) after the fixed ones, the last one out of reach
 
 
@@ -332,17 +340,16 @@ def cases_2_3() -> list:
     return _FIXED_2_3 + drawn
 
 
-@exercise_check("2.3")
+@exercise_check("2.3", forbidden=_FORBIDDEN)
 def check_dilation_schedule(fn) -> None:
     """Exercise 2.3: ``fn(target, num_layers) -> list of dilations`` (3×3 convolutions, stride 1).
 
-    The field must reach ``target`` with no holes; an unreachable target (more than
+    The field must be the smallest one at or above ``target`` that ``num_layers`` layers can
+    have (``receptive.smallest_field``), with no holes; an unreachable target (more than
     3 ** num_layers) must raise ValueError.
     """
     pairs = cases_2_3()
-    descriptions = [f"target {t} pixels with {n} layers" + (" (out of reach: expect ValueError)"
-                                                            if t > 3 ** n else "")
-                    for t, n in pairs]
+    descriptions = [f"target {t} pixels with {n} layers" for t, n in pairs]
     for case, (target, layers) in zip(cases("2.3", descriptions, _HINT_2_3), pairs):
         if target > 3 ** layers:
             try:
@@ -353,9 +360,10 @@ def check_dilation_schedule(fn) -> None:
                 continue
             except Exception as err:
                 raise case.fail(f"expected ValueError, your function raised {type(err).__name__}: {err}") from err
-            raise case.fail(f"{layers} layers reach at most 3 ** {layers} = {3 ** layers} pixels without holes, "
-                            f"so your function should raise ValueError; it returned {received!r}",
-                            hint="check the target against kernel_size ** num_layers first.")
+            raise case.fail(f"no schedule of {layers} layers reaches {target} pixels without holes, so your "
+                            f"function should raise ValueError; it returned {received!r}",
+                            hint="what is the largest field each layer can grow to, without holes, from the "
+                                 "field below it?")
         received = case.call(fn, target, layers)
         try:
             dilations = [int(d) for d in received]
@@ -373,7 +381,14 @@ def check_dilation_schedule(fn) -> None:
                             f"holes, at offsets {holes[:8].tolist()}{' ...' if len(holes) > 8 else ''} "
                             "from its centre: the unit never sees those pixels (gridding)",
                             hint="keep each dilation at most the field size of the layers before it.")
-    passed("2.3", len(pairs), "reach their target with no holes")
+        smallest = receptive.smallest_field(target, layers)
+        if len(support) != smallest:
+            raise case.fail(f"dilations {dilations} give a field of {len(support)} pixels without holes, but "
+                            f"{layers} layers can have a field of {smallest} pixels, the smallest at or above "
+                            f"{target}: the task asks for that one",
+                            hint="once the field is large enough, the later layers should add as little as "
+                                 "they can; which field sizes can a stack of 3×3 convolutions have at all?")
+    passed("2.3", len(pairs), "give the smallest field at or above their target, with no holes")
 
 
 # --- Exercise 2.4: predict, then run ----------------------------------------------------------
@@ -431,10 +446,9 @@ def check_field_prediction(prediction) -> None:
     model = field_question_model()
     layer, position = FIELD_QUESTION["layer"], FIELD_QUESTION["position"]
     measured = measured_field_width(model, layer, position, seed=int(case_rng(_SEED + 4).integers(2 ** 31)))
-    fields = receptive.receptive_fields(model)
-    steps = ", ".join(f"{name} {_number(f.size[1])}" for name, f in fields.items())
-    explanation = (f"After each layer the field is {steps} pixels: each layer adds (k_eff - 1) times the "
-                   "jump of the layer below, and each pooling doubles that jump for the layers after it.")
+    explanation = ("Each layer adds (k_eff - 1) times the jump of the layer *below* it (its taps are that many "
+                   "input pixels apart), and each pooling multiplies the jump by its stride for the layers after "
+                   "it; the gradient is non-zero exactly inside the field.")
     if isinstance(prediction, (tuple, list)):
         raise CaseFailure("Exercise 2.4: predict one number, the field's width in pixels (it is square); "
                           f"received {prediction!r}.")

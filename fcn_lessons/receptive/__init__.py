@@ -18,9 +18,10 @@ section 3, as ``f_ks ∘ g_k's' = (f ∘ g)_{k' + (k - 1) s', s s'}``.)
 This package is the face of four modules; every name is importable from here:
 
 - ``recurrence1d``: ``Layer1D``, ``conv_step``, ``recurrence`` (the recurrence on 1-D
-  layer specs, the reference of Exercise 2.1), ``support_1d`` (the exact input pixels one
-  unit reads), ``dilation_schedule`` (dilations that reach a target field without holes,
-  Exercise 2.3).
+  layer specs), ``transposed_step`` (the step through a transposed convolution, Exercise
+  2.1), ``support_1d`` (the exact input pixels one unit reads), ``smallest_field`` and
+  ``dilation_schedule`` (the smallest field at or above a target, and dilations that give
+  it without holes, Exercise 2.3).
 - ``keras_walker``: ``ReceptiveField``, ``receptive_fields(model)`` (every layer of a
   Keras model), ``field_table`` (the fields as a text table), ``layer_output``.
 - ``gradients``: ``unit_gradients``, ``empirical_receptive_field`` (the field measured
@@ -32,7 +33,8 @@ This package is the face of four modules; every name is importable from here:
 Lesson 02 also measures how well a model labels object centres and edges; those live
 with the concepts they belong to and are re-exported here under their old names:
 ``distance_to_boundary`` and ``coarse_oracle`` (``fcn_lessons.labels``: is a pixel at an
-object's centre or edge; what an output stride costs even a perfect classifier), and
+object's centre or edge; what a perfect-proportions oracle at an output stride gets, a
+reference rather than a ceiling), and
 ``accuracy_by_distance``, ``accuracy_profile`` (``fcn_lessons.metrics``: the paper's
 scores over those pixels).
 """
@@ -57,12 +59,14 @@ from fcn_lessons.receptive.recurrence1d import (
     conv_step,
     dilation_schedule,
     recurrence,
+    smallest_field,
     support_1d,
+    transposed_step,
 )
 
 __all__ = [
     "EmpiricalField", "Layer1D", "ReceptiveField", "accuracy_by_distance", "accuracy_profile",
     "coarse_oracle", "conv_step", "dilation_schedule", "distance_to_boundary", "draw_stack_1d",
     "empirical_receptive_field", "field_table", "layer_output", "plot_box", "receptive_fields",
-    "recurrence", "support_1d", "unit_gradients",
+    "recurrence", "smallest_field", "support_1d", "transposed_step", "unit_gradients",
 ]

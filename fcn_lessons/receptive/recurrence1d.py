@@ -7,9 +7,12 @@ before the first pixel (``k_eff = d (k - 1) + 1``)::
     jump_out   = jump_in * s
     offset_out = offset_in + ((k_eff - 1) / 2 - p) * jump_in
 
-- ``Layer1D``, ``conv_step``, ``recurrence``: the recurrence on 1-D layer specs, the
-  reference of Exercise 2.1; ``support_1d``: the exact input pixels one unit reads.
-- ``dilation_schedule``: dilations that reach a target field without holes (Exercise 2.3).
+- ``Layer1D``, ``conv_step``, ``recurrence``: the recurrence on 1-D layer specs;
+  ``support_1d``: the exact input pixels one unit reads.
+- ``transposed_step``: the same step through a 'valid' transposed convolution (Exercise 2.1).
+- ``smallest_field``, ``dilation_schedule``: the smallest field at or above a target that a
+  stack of stride-1 convolutions can have, and dilations that give it without holes
+  (Exercise 2.3).
 """
 
 from __future__ import annotations
@@ -114,31 +117,73 @@ def support_1d(layers) -> np.ndarray:
     return taps
 
 
-def dilation_schedule(target: int, num_layers: int, kernel_size: int = 3) -> list[int]:
-    """Dilations for ``num_layers`` stride-1 convolutions whose field reaches ``target``.
+def transposed_step(field, kernel: int, stride: int) -> tuple:
+    """One step of the recurrence through a 'valid' transposed convolution (lesson 02, Exercise 2.1).
 
-    The schedule leaves no holes: a layer's dilation never exceeds the field under it
-    (with a larger one its taps would skip pixels). At most ``kernel_size ** num_layers``
-    is reachable that way; a larger target raises ``ValueError``.
+    In the scatter-add picture, input unit ``i`` writes output units ``i s, ..., i s + k - 1``;
+    it sits at the middle of that copy, ``i s + (k - 1) / 2``. So output unit ``m`` sits at
+    input unit ``(m - (k - 1) / 2) / s``, and the input units that write to it lie within
+    ``(k - 1) / (2 s)`` input units of there::
+
+        size_out   = size_in + (k - 1) / s * jump_in   # the smallest centred box holding them all
+        jump_out   = jump_in / s
+        offset_out = offset_in - (k - 1) / (2 s) * jump_in
+
+    (``keras_walker`` handles 'same' padding, cropping and dilation as well.)
+
+    Args:
+        field: ``(size, jump, offset)`` of the layer's input, in input pixels.
+        kernel, stride: the transposed convolution's kernel size and stride along this axis.
+    """
+    if isinstance(field, (str, bytes)) or not hasattr(field, "__len__") or len(field) != 3:
+        raise ValueError(f"field must be (size, jump, offset), received {field!r}.")
+    size, jump, offset = (float(v) for v in field)
+    kernel = _validate.integer(kernel, "kernel", minimum=1)
+    stride = _validate.integer(stride, "stride", minimum=1)
+    reach = (kernel - 1) / stride  # input units between the first and the last input that writes one output
+    return (_number(size + reach * jump), _number(jump / stride), _number(offset - reach / 2 * jump))
+
+
+def smallest_field(target: int, num_layers: int, kernel_size: int = 3) -> int:
+    """The smallest field of at least ``target`` pixels that ``num_layers`` stride-1 convolutions can have.
+
+    Each layer adds ``(kernel_size - 1) * dilation`` (dilation >= 1), so the field is
+    ``1 + (kernel_size - 1) * (sum of dilations)``: at least ``1 + (kernel_size - 1) *
+    num_layers``, and one more than a multiple of ``kernel_size - 1`` (odd for 3×3).
     """
     target = _validate.integer(target, "target", minimum=1)
     num_layers = _validate.integer(num_layers, "num_layers", minimum=1)
     kernel_size = _validate.integer(kernel_size, "kernel_size", minimum=2)
-    if target > kernel_size ** num_layers:
+    step = kernel_size - 1
+    wanted = max(target, 1 + step * num_layers)
+    return 1 + step * -(-(wanted - 1) // step)
+
+
+def dilation_schedule(target: int, num_layers: int, kernel_size: int = 3) -> list[int]:
+    """Dilations for ``num_layers`` stride-1 convolutions: the smallest field >= ``target``, no holes.
+
+    The field is exactly ``smallest_field(target, num_layers, kernel_size)``. The schedule
+    leaves no holes: a layer's dilation never exceeds the field under it (with a larger
+    one its taps would skip pixels). At most ``kernel_size ** num_layers`` is reachable that
+    way (every layer tripling the field, for 3×3); a larger target raises ``ValueError``.
+    """
+    goal = smallest_field(target, num_layers, kernel_size)
+    step = kernel_size - 1
+    if goal > kernel_size ** num_layers:
         raise ValueError(
             f"target {target} is out of reach: {num_layers} layers of kernel {kernel_size} "
             f"cover at most {kernel_size ** num_layers} pixels without holes. Use more layers.")
     reach, dilations = 1, []
     for i in range(num_layers):
         left = num_layers - i  # layers still to place, this one included
-        need = max(target - reach, 0)
+        missing = (goal - reach) // step  # dilations still to add up, this layer's included
         # an even share of what is missing ...
-        share = -(-need // ((kernel_size - 1) * left))
+        share = -(-missing // left)
         # ... but enough that the later layers, growing as fast as they can, still reach it
-        least = -(-(-(-target // kernel_size ** (left - 1)) - reach) // (kernel_size - 1))
-        # ... and never more than the field so far: a larger dilation would skip pixels
-        d = min(reach, max(1, share, least))
+        least = -(-(-(-goal // kernel_size ** (left - 1)) - reach) // step)
+        # ... never more than the field so far (a larger dilation would skip pixels), and
+        # leaving at least 1 for each later layer (so the field ends exactly at the goal)
+        d = min(reach, max(1, share, least), missing - (left - 1))
         dilations.append(d)
-        reach += (kernel_size - 1) * d
+        reach += step * d
     return dilations
-
