@@ -12,9 +12,10 @@ it, and the replicas sum their gradients before every one applies the same updat
 - the loss must be the loss **of the global batch**. FCN's loss is a mean over the
   labelled pixels. Each replica sees a share of them; a mean taken per replica and then
   averaged is not the batch's mean when the shares differ (void pixels are not spread
-  evenly). :class:`GlobalPixelCrossEntropy` divides each replica's *sum* by the labelled
-  pixels of the whole batch (one all-reduce of a count), so the summed gradients are
-  exactly the single-device ones. :func:`mean_of_replica_means` is the wrong reduction,
+  evenly). The course loss ``losses.PixelCrossEntropy`` (here also under the name
+  :class:`GlobalPixelCrossEntropy`) divides each replica's *sum* by the labelled pixels
+  of the whole batch (one all-reduce of a count), so the summed gradients are exactly the
+  single-device ones. :func:`mean_of_replica_means` is the wrong reduction,
   in numpy, for the lesson to measure.
 
 Devices: ``split_cpu(2)`` turns one CPU into two logical devices, so
@@ -144,63 +145,35 @@ def labelled_shares(labels, num_replicas: int, ignore_label: int = VOID_LABEL) -
 
 
 def replica_count_sum(count):
-    """``count`` summed over all replicas (inside a replica context), else ``count`` itself."""
-    import keras
+    """``count`` summed over all replicas (inside a replica context), else ``count`` itself.
 
-    if keras.backend.backend() != "tensorflow":
-        return count
-    tf = _tf()
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return count
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(count))
+    The course loss's own helper, :func:`fcn_lessons.losses.replica_sum`.
+    """
+    from fcn_lessons import losses
+
+    return losses.replica_sum(count)
 
 
 def _global_loss_class():
     import keras
-    from keras import ops
+
+    from fcn_lessons import losses
 
     @keras.saving.register_keras_serializable(package="fcn_lessons")
-    class GlobalPixelCrossEntropy(keras.losses.Loss):
-        """Per-pixel softmax cross-entropy, void ignored, averaged over the labelled pixels of the
-        **global** batch, however a ``tf.distribute`` strategy splits it across replicas.
+    class GlobalPixelCrossEntropy(losses.PixelCrossEntropy):
+        """The course loss ``losses.PixelCrossEntropy()`` under lesson 06's name.
 
-        Without a strategy (one replica) it equals ``losses.PixelCrossEntropy()``. Under a
-        strategy each replica returns ``(its summed loss) / (labelled pixels of all
-        replicas)``; the strategy sums the replicas' gradients, which gives exactly the
-        gradient of the global batch's mean. (Keras divides a mean-reduced loss by the
-        number of replicas itself; a loss that returns its own scalar, as this one and
-        ``losses.PixelCrossEntropy`` do, must do the division right itself.)
-
-        ``y_true``: (N, H, W) or (N, H, W, 1) class ids; ``y_pred``: (N, H, W, C) logits.
+        Per-pixel softmax cross-entropy, void ignored, averaged over the labelled pixels of the
+        **global** batch, however a ``tf.distribute`` strategy splits it across replicas:
+        each replica returns ``(its summed loss) / (labelled pixels of all replicas)``; the
+        strategy sums the replicas' gradients, which gives exactly the gradient of the
+        global batch's mean. ``losses.PixelCrossEntropy`` does this itself (see its
+        docstring for how Keras' own losses reduce instead); this class only keeps the name.
         """
 
         def __init__(self, ignore_label: int | None = VOID_LABEL, name: str = "global_pixel_cross_entropy",
                      dtype=None):
-            super().__init__(name=name, reduction="sum", dtype=dtype)
-            self.ignore_label = None if ignore_label is None else _validate.integer(ignore_label, "ignore_label",
-                                                                                     minimum=0)
-
-        def __call__(self, y_true, y_pred, sample_weight=None):
-            if sample_weight is not None:
-                raise ValueError("GlobalPixelCrossEntropy takes no sample_weight.")
-            logits = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-            labels = ops.convert_to_tensor(y_true)
-            if len(labels.shape) == len(logits.shape):
-                labels = ops.squeeze(labels, axis=-1)
-            labels = ops.cast(labels, "int32")
-            valid = ops.logical_and(labels >= 0, labels < logits.shape[-1])
-            if self.ignore_label is not None:
-                valid = ops.logical_and(valid, labels != self.ignore_label)
-            weights = ops.cast(valid, "float32")
-            log_probs = ops.log_softmax(logits, axis=-1)
-            picked = ops.take_along_axis(log_probs, ops.expand_dims(ops.where(valid, labels, 0), -1), axis=-1)[..., 0]
-            total = ops.sum(weights * ops.negative(picked))
-            count = replica_count_sum(ops.sum(weights))
-            return total / ops.maximum(count, 1.0)
-
-        def call(self, y_true, y_pred):
-            return self(y_true, y_pred)
+            super().__init__(ignore_label=ignore_label, reduction="mean", name=name, dtype=dtype)
 
         def get_config(self):
             return {"name": self.name, "ignore_label": self.ignore_label}
@@ -437,7 +410,7 @@ def mirrored_report(num_devices: int = 2) -> dict:
 
     Returns a dict: the void-share batch's labelled shares per replica, its true loss (numpy),
     the wrong mean of replica means, what ``GlobalPixelCrossEntropy`` and the course's
-    ``losses.PixelCrossEntropy`` give under the strategy, and the largest weight difference
+    ``losses.PixelCrossEntropy`` (the same loss) give under the strategy, and the largest weight difference
     between :func:`train_demo` on one device and under the strategy.
     """
     import fcn_lessons

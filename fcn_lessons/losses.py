@@ -19,6 +19,11 @@ Reductions:
   false`` divides this sum by the batch size, which is 1 in its solvers; so its loss is
   the sum over one image's pixels, and its learning rates (1e-10 for FCN-32s) are tiny
   to match. With ``"mean"`` use an ordinary learning rate.
+
+Under a ``tf.distribute`` strategy (lesson 06) "mean" is still the mean over the labelled
+pixels of the *global* batch: each replica divides its own sum by the labelled pixels of
+all replicas (:func:`replica_sum`, one all-reduce of a count), and the strategy sums the
+replicas' gradients. Outside a strategy nothing changes.
 """
 
 from __future__ import annotations
@@ -74,6 +79,28 @@ def pixel_cross_entropy(labels, logits, ignore_label: int | None = VOID_LABEL, r
     return total / len(z) if reduction == "mean" else total
 
 
+def replica_sum(value):
+    """``value`` summed over the replicas of a ``tf.distribute`` strategy, else ``value`` itself.
+
+    Inside a replica context with R > 1 replicas (``strategy.run``, or ``model.fit`` under
+    ``MirroredStrategy``) every replica calls it and gets the sum of all replicas' values;
+    outside a strategy, in a cross-replica context, or with one replica it returns
+    ``value`` unchanged. No gradient flows through the sum (it is meant for counts). On
+    Keras' JAX backend ``keras.distribution`` shards one global array, so ``ops.sum`` is
+    already global: ``value`` is returned as it is.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(value))
+
+
 def _concrete(x):
     """``x`` as a numpy array when it holds values (eager), else None (inside a compiled graph)."""
     try:
@@ -104,6 +131,13 @@ def _keras_loss_class():
 
         ``sample_weight`` (N,) or (N, H, W) weighs pixels; "mean" then divides by the sum
         of the labelled pixels' weights.
+
+        Under a ``tf.distribute`` strategy with R replicas (``model.fit`` or a custom loop
+        with ``strategy.run``), "mean" divides each replica's sum by the labelled pixels
+        (or weights) of the whole global batch (:func:`replica_sum`); the strategy sums the
+        replicas' gradients, so they are the single-device gradients of the global batch,
+        and ``fit`` reports the global batch's mean. "sum" needs no correction: the
+        replicas' sums add up to the global sum.
         """
 
         def __init__(self, ignore_label: int | None = VOID_LABEL, reduction: str = "mean",
@@ -157,7 +191,15 @@ def _keras_loss_class():
             total = ops.sum(weights * ops.negative(picked))  # >= 0; void pixels add +0.0
             if self.reduction == "sum":
                 return total
-            count = ops.sum(weights)
+            # Keras' own losses, under tf.distribute (Keras 3.15, keras/src/losses/loss.py,
+            # reduce_values): each replica divides its sum by its *own* count and then by the
+            # number of replicas (scale_loss_for_distribution), so the summed gradients are of
+            # the mean of replica means; and the TF trainer's loss tracker multiplies the value
+            # back by the replicas (keras/src/backend/tensorflow/trainer.py, train_step:
+            # unscale_loss_for_distribution). That is the global mean only when every replica
+            # holds as many counted elements; void pixels are not spread evenly. So: divide
+            # by the global count here, which is also what the tracker then reports.
+            count = replica_sum(ops.sum(weights))
             return total / ops.where(count > 0, count, 1.0)  # all void: 0 / 1, gradients 0
 
         def get_config(self):

@@ -201,3 +201,88 @@ def test_importing_the_module_does_not_import_keras():
     code = "import sys, fcn_lessons.losses; print(json.dumps('keras' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) is False
+
+
+_MIRRORED_SCRIPT = r"""
+import json
+
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(2)])
+import keras
+
+from fcn_lessons import losses
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+rng = np.random.default_rng(0)
+n, size, classes = 4, 6, 5
+labels = rng.integers(0, classes, (n, size, size)).astype(np.uint8)
+labels[0, :3] = 255  # replica 0 (images 0-1): 54 labelled pixels; replica 1 (images 2-3): 3
+labels[2:] = 255
+labels[2, 0, :3] = (1, 2, 3)
+logits = rng.normal(0, 2, (n, size, size, classes)).astype(np.float32)
+images = rng.normal(size=(n, size, size, 3)).astype(np.float32)
+options = tf.data.Options()
+options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+
+
+def per_replica(dataset):  # replica r gets rows [r * n / 2, (r + 1) * n / 2) of the one global batch
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+def value_and_gradient(loss, y, z):
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        value = loss(y, z)
+    return value, tape.gradient(value, z)
+
+
+out = {"labelled": [int((labels[:2] != 255).sum()), int((labels[2:] != 255).sum())]}
+for name, make in (("mean", lambda: losses.PixelCrossEntropy()), ("sum", lambda: losses.PixelCrossEntropy(reduction="sum")),
+                   ("keras_ignore_class", lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))):
+    value, gradient = value_and_gradient(make(), tf.constant(labels), tf.constant(logits))
+    z, y = next(iter(per_replica(tf.data.Dataset.from_tensors((logits, labels)))))
+    values, gradients = strategy.run(tf.function(lambda z, y: value_and_gradient(make(), y, z)), args=(z, y))
+    out[name] = {"single": float(value), "replicas": float(strategy.reduce("SUM", values, axis=None)),
+                 "gradient_difference": float(np.abs(np.concatenate(
+                     [g.numpy() for g in strategy.experimental_local_results(gradients)]) - gradient.numpy()).max())}
+
+
+def fit_once(strategy_or_none):
+    scope = strategy_or_none.scope() if strategy_or_none else tf.distribute.get_strategy().scope()
+    with scope:
+        model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(classes, 1, name="score")])
+        model.set_weights([np.linspace(-1, 1, 3 * classes, dtype=np.float32).reshape(1, 1, 3, classes),
+                           np.zeros(classes, np.float32)])
+        model.compile(keras.optimizers.SGD(0.5), loss=losses.PixelCrossEntropy())
+    data = tf.data.Dataset.from_tensors((images, labels))
+    history = model.fit(per_replica(data) if strategy_or_none else data, epochs=1, verbose=0)
+    return history.history["loss"][0], model.get_weights()
+
+
+single_loss, single_weights = fit_once(None)
+mirrored_loss, mirrored_weights = fit_once(strategy)
+out["fit"] = {"single": float(single_loss), "mirrored": float(mirrored_loss),
+              "weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights))}
+print(json.dumps(out))
+"""
+
+
+def test_under_mirrored_strategy_the_loss_is_the_global_batch_mean():
+    """Two logical CPUs, void spread unevenly (54 vs 3 labelled pixels): replicas' values, gradients
+    and ``fit`` (reported loss and the weights after one SGD step) equal one device's on the same batch."""
+    result = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["labelled"] == [54, 3]
+    for reduction in ("mean", "sum"):
+        assert out[reduction]["replicas"] == pytest.approx(out[reduction]["single"], rel=1e-5)
+        assert out[reduction]["gradient_difference"] < 1e-6
+    assert out["fit"]["mirrored"] == pytest.approx(out["fit"]["single"], rel=1e-5)
+    assert out["fit"]["weight_difference"] < 1e-5
+    # Keras' own masked mean divides by each replica's count, then by the replicas: not the batch's mean.
+    keras_own = out["keras_ignore_class"]
+    assert keras_own["single"] == pytest.approx(out["mean"]["single"], rel=1e-5)
+    assert abs(keras_own["replicas"] - keras_own["single"]) > 0.05 and keras_own["gradient_difference"] > 1e-3
