@@ -307,18 +307,20 @@ def fcn_with_fusion(num_classes: int, fusion: str, variant: str = "16s", *, back
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How an FCN-8s is initialised and trained; the careless recipe turns every switch the wrong way.
+    """How an FCN-8s is initialised and trained; the careless recipe turns the switches the wrong way.
 
     Attributes:
-        staged: train 32s, then 16s, then 8s, each from the previous (else 8s from scratch).
+        pretrained: the trunk, fc6 and fc7 transplanted from the pretrained classifier (else random).
+        staged: train 32s, then 16s, then 8s, each from the previous (else 8s at once).
         bilinear_upsampling: transposed convolutions start bilinear and stay frozen (else
             Glorot-random and trained, as a freshly built Conv2DTranspose is).
-        zero_skips: skip score layers start at zero (else Glorot-random, Keras' default).
-        scaled_skips: pool4 and pool3 scaled by 0.01 and 0.0001 before scoring (the at-once net).
-        learning_rate: Adam's learning rate of the 8s training (the 32s stage uses the
-            budget's own).
+        zero_skips: new skip score layers start at zero (else Glorot-random, Keras' default).
+        scaled_skips: pool4 and pool3 scaled by 0.01 and 0.0001 before scoring (the
+            reference's at-once net; only when not staged).
+        learning_rate: Adam's peak learning rate; None: the budget's.
     """
 
+    pretrained: bool = True
     staged: bool = True
     bilinear_upsampling: bool = True
     zero_skips: bool = True
@@ -327,6 +329,25 @@ class Recipe:
 
     def changed(self, **changes) -> "Recipe":
         return dataclasses.replace(self, **changes)
+
+
+PAPER = Recipe()  # the reference's staged recipe
+AT_ONCE = Recipe(staged=False, scaled_skips=True)  # the reference's voc-fcn8s-atonce
+# The careless recipe turns every switch the wrong way, as the keras-io example and the
+# reimplementations' issues do in some combination: no transplant from the classifier, FCN-8s
+# at once without scaling, random transposed convolutions that train, random skip scores, and
+# the learning rate that suited FCN-32s. CARELESS_RATE: on the ABLATION budget FCN-32s
+# trained as well at 1e-2 as at 3e-3, and failed at 3e-2 (docs/RESULTS.md, lesson 05).
+CARELESS_RATE = 1e-2
+CARELESS = Recipe(pretrained=False, staged=False, bilinear_upsampling=False, zero_skips=False,
+                  learning_rate=CARELESS_RATE)
+FIXES = {  # one change to CARELESS each, for the ablation
+    "transplant the classifier": {"pretrained": True},
+    "train staged": {"staged": True},
+    "bilinear, frozen upsampling": {"bilinear_upsampling": True},
+    "zero-initialised skip scores": {"zero_skips": True},
+    "the pyramid's own learning rate": {"learning_rate": None},  # None: the budget's, 3e-3
+}
 
 
 def careless_fcn(num_classes: int, recipe: "Recipe", *, variant: str = "8s", backbone: str = "mini_vgg",
@@ -341,8 +362,8 @@ def careless_fcn(num_classes: int, recipe: "Recipe", *, variant: str = "8s", bac
 
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a pyramid.Recipe, received {type(recipe).__name__}.")
-    model = models.fcn(num_classes, variant, backbone=backbone, at_once=recipe.scaled_skips and variant == "8s",
-                       input_shape=input_shape)
+    model = models.fcn(num_classes, variant, backbone=backbone,
+                       at_once=recipe.scaled_skips and not recipe.staged and variant == "8s", input_shape=input_shape)
     rng_seed = _validate.integer(seed, "seed", minimum=0)
     glorot = keras.initializers.GlorotUniform(seed=rng_seed)
     for layer in model.layers:
@@ -366,16 +387,27 @@ class Budget:
         image_size: their side in pixels (a multiple of 32 for the mini_vgg backbone).
         epochs: {"32s": e32, "16s": e16, "8s": e8}: epochs of each stage; a staged 8s has
             trained e32 + e16 + e8 epochs in all, the at-once 8s trains that many at once.
-        learning_rates: Adam's learning rate of each stage.
+        learning_rate: Adam's peak learning rate of every stage, unless ``learning_rates``
+            ({variant: rate}) gives a stage its own (the paper lowered it at each stage).
+        cosine: decay the learning rate to zero over each stage (``keras.optimizers.schedules.
+            CosineDecay``); each stage restarts from the peak. Default False (a constant
+            rate, what lesson 07's ``evaluate.trained_fcns`` trains with); this lesson's
+            budgets set it.
         batch_size: images per step.
+        num_crops, classifier_epochs: the classifier pretraining (``pretrain_classifier``) that
+            stands in for ImageNet: crops of ``models.MINI_VGG_CROP`` pixels; 0 crops: none.
     """
 
     num_train: int
     num_test: int
     image_size: int
     epochs: dict
-    learning_rates: dict
+    learning_rate: float = 3e-3
+    learning_rates: dict | None = None
+    cosine: bool = False
     batch_size: int = 16
+    num_crops: int = 0
+    classifier_epochs: int = 0
     train_seed: int = 1
     test_seed: int = 2
 
@@ -383,11 +415,54 @@ class Budget:
     def total_epochs(self) -> int:
         return sum(self.epochs.values())
 
+    def rate(self, variant: str) -> float:
+        """The peak learning rate of ``variant``'s stage."""
+        return float((self.learning_rates or {}).get(variant, self.learning_rate))
 
-LEARNER = Budget(num_train=1000, num_test=200, image_size=128, epochs={"32s": 10, "16s": 5, "8s": 5},
-                 learning_rates={"32s": 1e-3, "16s": 1e-3, "8s": 1e-3})
-QUICK = Budget(num_train=300, num_test=60, image_size=128, epochs={"32s": 4, "16s": 2, "8s": 2},
-               learning_rates={"32s": 1e-3, "16s": 1e-3, "8s": 1e-3})
+
+LEARNER = Budget(num_train=2000, num_test=200, image_size=128, epochs={"32s": 3, "16s": 2, "8s": 3},
+                 cosine=True, num_crops=20000, classifier_epochs=3)
+# Quick mode (the tests): 64-pixel scenes, a quarter of the cost per image, so that a minute of
+# training still separates the strides (a stride-32 map of a 64-pixel scene is 2×2).
+QUICK = Budget(num_train=400, num_test=60, image_size=64, epochs={"32s": 3, "16s": 2, "8s": 3},
+               cosine=True, num_crops=3000, classifier_epochs=2)
+# Sections 6-8 of the lesson compare many recipes: a smaller budget, the same test scenes.
+ABLATION = Budget(num_train=1000, num_test=200, image_size=128, epochs={"32s": 1, "16s": 1, "8s": 1}, cosine=True,
+                  num_crops=LEARNER.num_crops, classifier_epochs=LEARNER.classifier_epochs)
+QUICK_ABLATION = Budget(num_train=96, num_test=60, image_size=64, epochs={"32s": 1, "16s": 1, "8s": 1},
+                        cosine=True, num_crops=QUICK.num_crops, classifier_epochs=QUICK.classifier_epochs)
+CROP_BATCH = 32  # crops per step of the classifier pretraining
+
+
+def pretrain_classifier(budget: Budget, *, seed: int = 0, log=print):
+    """``models.mini_vgg_classifier`` trained on ``budget.num_crops`` course crops: the stand-in for ImageNet.
+
+    Crops (``data.make_shape_crops``, seed ``budget.train_seed``) are labelled by the class of
+    their centre pixel; Adam at its default rate, ``budget.classifier_epochs`` epochs.
+
+    Returns:
+        (classifier, {"seconds", "cpu_seconds", "accuracy"}): the last epoch's training accuracy.
+    """
+    import keras
+
+    from fcn_lessons import data, models
+
+    if budget.num_crops < 1 or budget.classifier_epochs < 1:
+        raise ValueError("budget has no classifier pretraining (num_crops and classifier_epochs must be >= 1).")
+    crops, labels = data.make_shape_crops(budget.num_crops, models.MINI_VGG_CROP, seed=budget.train_seed)
+    keras.utils.set_random_seed(_validate.integer(seed, "seed", minimum=0))
+    classifier = models.mini_vgg_classifier()
+    classifier.compile(keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"])
+    start, cpu = time.perf_counter(), time.process_time()
+    history = classifier.fit(models.preprocess_input(crops), labels, epochs=budget.classifier_epochs,
+                             batch_size=CROP_BATCH, verbose=0)
+    cost = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+            "accuracy": float(history.history["accuracy"][-1])}
+    if log:
+        log(f"classifier: {budget.num_crops} crops, {budget.classifier_epochs} epochs in {cost['seconds']:.0f} s "
+            f"(training accuracy {cost['accuracy']:.3f})")
+    return classifier, cost
 
 
 def course_data(budget: Budget):
@@ -400,10 +475,11 @@ def course_data(budget: Budget):
 
 
 def train(model, images, masks, *, epochs: int, learning_rate: float, batch_size: int = 16, seed: int = 0,
-          num_classes: int | None = None) -> dict:
+          cosine: bool = True, num_classes: int | None = None) -> dict:
     """Compile ``model`` with the course loss and metrics and fit it, quietly; returns what it cost.
 
-    Keras is seeded with ``seed`` first, so the same call gives the same batches.
+    Adam at ``learning_rate``, decayed to zero along a cosine over the ``epochs`` when
+    ``cosine``. Keras is seeded with ``seed`` first, so the same call gives the same batches.
 
     Returns:
         dict: ``seconds`` (wall clock of fitting), ``cpu_seconds`` (this process's CPU time,
@@ -414,8 +490,12 @@ def train(model, images, masks, *, epochs: int, learning_rate: float, batch_size
     from fcn_lessons import training
 
     num_classes = num_classes or int(model.output_shape[-1])
+    epochs = _validate.integer(epochs, "epochs", minimum=1)
+    batch_size = _validate.integer(batch_size, "batch_size", minimum=1)
+    steps = epochs * -(-len(images) // batch_size)
+    rate = keras.optimizers.schedules.CosineDecay(float(learning_rate), steps) if cosine else float(learning_rate)
     keras.utils.set_random_seed(_validate.integer(seed, "seed", minimum=0))
-    training.compile_model(model, num_classes, learning_rate=learning_rate)
+    training.compile_model(model, num_classes, optimizer=keras.optimizers.Adam(rate))
     start, cpu = time.perf_counter(), time.process_time()
     history = training.fit(model, images, masks, epochs=epochs, batch_size=batch_size, verbose="silent")
     return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
@@ -443,34 +523,37 @@ def scores(model, images, masks, num_classes: int | None = None, *, widths=TRIMA
     return result
 
 
-def staged(budget: Budget, train_data, *, num_classes: int | None = None, seed: int = 0,
+def staged(budget: Budget, train_data, *, classifier=None, num_classes: int | None = None, seed: int = 0,
            backbone: str = "mini_vgg", log=print) -> dict:
-    """The paper's schedule: FCN-32s, then FCN-16s from it, then FCN-8s from that.
+    """The paper's schedule: FCN-32s (from ``classifier``), then FCN-16s from it, then FCN-8s from that.
 
     Each stage is built fresh with ``models.fcn``, initialised with :func:`transfer_weights`
     (its new skip scores at zero) and trained for ``budget.epochs[variant]`` epochs.
 
     Args:
         train_data: (images, masks) to train on.
+        classifier: the pretrained classifier FCN-32s starts from (``pretrain_classifier``),
+            or None for a random trunk.
         log: called with one line per stage (None: silent).
 
     Returns:
         ``{variant: {"model", "seconds", "cpu_seconds", "train_s", "loss", "transfer"}}``;
         ``train_s`` counts the stages a variant started from (a staged 8s: all three).
     """
+    import keras
+
     from fcn_lessons import data, models
 
     num_classes = num_classes or data.NUM_CLASSES
     images, masks = train_data
     result, previous, elapsed = {}, None, 0.0
     for variant in models.VARIANTS:
-        import keras
-
-        keras.utils.set_random_seed(seed)  # the same initial trunk for every run of this schedule
-        model = models.fcn(num_classes, variant, backbone=backbone)
+        keras.utils.set_random_seed(seed)  # the same initial weights for every run of this schedule
+        model = models.fcn(num_classes, variant, backbone=backbone,
+                           weights=classifier if previous is None else None)
         report = transfer_weights(previous, model) if previous is not None else None
-        cost = train(model, images, masks, epochs=budget.epochs[variant], learning_rate=budget.learning_rates[variant],
-                     batch_size=budget.batch_size, seed=seed, num_classes=num_classes)
+        cost = train(model, images, masks, epochs=budget.epochs[variant], learning_rate=budget.rate(variant),
+                     batch_size=budget.batch_size, seed=seed, cosine=budget.cosine, num_classes=num_classes)
         elapsed += cost["seconds"]
         result[variant] = {"model": model, "train_s": elapsed, "transfer": report, **cost}
         if log:
@@ -480,13 +563,14 @@ def staged(budget: Budget, train_data, *, num_classes: int | None = None, seed: 
     return result
 
 
-def at_once(budget: Budget, train_data, *, num_classes: int | None = None, seed: int = 0,
+def at_once(budget: Budget, train_data, *, classifier=None, num_classes: int | None = None, seed: int = 0,
             backbone: str = "mini_vgg", scaled: bool = True, epochs: int | None = None) -> dict:
     """FCN-8s trained in one go (the reference's voc-fcn8s-atonce), for as many epochs as the staged schedule.
 
     Args:
+        classifier: the pretrained classifier it starts from, or None.
         scaled: pool4 and pool3 scaled by 0.01 and 0.0001 before scoring, as the reference
-            does; False trains the plain FCN-8s from scratch.
+            does; False trains the plain FCN-8s at once.
         epochs: default ``budget.total_epochs`` (the reference's at-once solver runs 300,000
             iterations, as many as its three staged solvers' 100,000 each).
 
@@ -499,9 +583,9 @@ def at_once(budget: Budget, train_data, *, num_classes: int | None = None, seed:
 
     num_classes = num_classes or data.NUM_CLASSES
     keras.utils.set_random_seed(seed)
-    model = models.fcn(num_classes, "8s", backbone=backbone, at_once=bool(scaled))
-    cost = train(model, *train_data, epochs=epochs or budget.total_epochs, learning_rate=budget.learning_rates["32s"],
-                 batch_size=budget.batch_size, seed=seed, num_classes=num_classes)
+    model = models.fcn(num_classes, "8s", backbone=backbone, at_once=bool(scaled), weights=classifier)
+    cost = train(model, *train_data, epochs=epochs or budget.total_epochs, learning_rate=budget.rate("32s"),
+                 batch_size=budget.batch_size, seed=seed, cosine=budget.cosine, num_classes=num_classes)
     return {"model": model, "train_s": cost["seconds"], **cost}
 
 
@@ -520,3 +604,169 @@ def comparison_table(rows: dict, *, widths=TRIMAP_WIDTHS, class_names=None) -> s
         cells += [f"{row['weights']:,}", f"{row['train_s']:.0f}" if "train_s" in row else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+def plot_predictions(images, masks, predictions: dict, *, scenes=(0, 1, 2, 3), fig=None):
+    """A grid: one row per scene with the image, its labels and each model's prediction.
+
+    Args:
+        images: (N, H, W, 3) uint8 or float in [0, 1]; masks: (N, H, W) labels.
+        predictions: {name: (N, H, W) class ids}, one column each, in order.
+        scenes: the indices of the scenes to show.
+
+    Returns:
+        the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from fcn_lessons import viz
+
+    scenes = [_validate.integer(i, "scenes[...]", minimum=0, maximum=len(images) - 1) for i in scenes]
+    columns = ["image", "labels", *predictions]
+    fig = fig or plt.figure(figsize=(1.9 * len(columns), 1.9 * len(scenes) + 0.3))
+    axes = np.asarray(fig.subplots(len(scenes), len(columns), squeeze=False))
+    for row, scene in enumerate(scenes):
+        pictures = [images[scene], viz.colorize(masks[scene])] + [viz.colorize(p[scene]) for p in predictions.values()]
+        for ax, picture in zip(axes[row], pictures):
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_axis_off()
+    for ax, title in zip(axes[0], columns):
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trimap_curves(rows: dict, widths, *, reference: dict | None = None, ax=None):
+    """Trimap mean IU against the band width, one line per model (``rows[name]["trimap_iou_<w>px"]``).
+
+    ``reference`` (same form) is drawn dashed: e.g. the stride oracles of the same variants.
+    Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    widths = list(widths)
+    ax = ax or plt.subplots(figsize=(6.5, 3.4))[1]
+    for index, (name, row) in enumerate(rows.items()):
+        colour = f"C{index}"
+        ax.plot(widths, [row[f"trimap_iou_{w}px"] for w in widths], "o-", color=colour, label=name)
+        if reference and name in reference:
+            ax.plot(widths, [reference[name][f"trimap_iou_{w}px"] for w in widths], "--", color=colour,
+                    label=f"{name}: stride oracle")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(widths, [str(w) for w in widths])
+    ax.set(xlabel="band around label borders (px)", ylabel="trimap mean IU", ylim=(0, 1))
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_terms(terms: dict, image, mask, *, class_id: int, scene: int = 0, fig=None):
+    """The image, its labels, then each term of :func:`skip_contributions` for one class, on one colour scale.
+
+    Terms are scores (logits) of class ``class_id``: red pushes towards the class, blue away.
+    Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from fcn_lessons import viz
+
+    maps = {name: term[scene, ..., class_id] for name, term in terms.items()}
+    limit = max(float(np.abs(m).max()) for m in maps.values()) or 1.0
+    fig = fig or plt.figure(figsize=(2.2 * (len(maps) + 2), 2.6))
+    axes = fig.subplots(1, len(maps) + 2)
+    axes[0].imshow(image)
+    axes[1].imshow(viz.colorize(mask))
+    axes[0].set_title("image", fontsize=9)
+    axes[1].set_title("labels", fontsize=9)
+    for ax, (name, values) in zip(axes[2:], maps.items()):
+        shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"{name} term (max |{np.abs(values).max():.2f}|)", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=list(axes), shrink=0.8, label="score")
+    return fig
+
+
+def staged_scores(budget: Budget, *, seed: int = 0, log=print) -> dict:
+    """Everything at once: the course data of ``budget``, the classifier, the staged 32s -> 16s -> 8s, scored.
+
+    Returns:
+        {variant: :func:`scores` of that model on the budget's test scenes, plus ``train_s``
+        and ``cpu_s`` (its stages, counted as in :func:`staged`) and ``pretrain_s``}.
+    """
+    train_x, train_masks, test_x, test_masks = course_data(budget)
+    classifier, pretraining = pretrain_classifier(budget, seed=seed, log=log) if budget.num_crops else (None, None)
+    runs = staged(budget, (train_x, train_masks), classifier=classifier, seed=seed, log=log)
+    results, cpu = {}, 0.0
+    for variant, run in runs.items():
+        cpu += run["cpu_seconds"]
+        results[variant] = {**scores(run["model"], test_x, test_masks), "train_s": run["train_s"], "cpu_s": cpu,
+                            "pretrain_s": pretraining["seconds"] if pretraining else 0.0}
+    return results
+
+
+def train_recipe(recipe: Recipe, budget: Budget, train_data, *, classifier=None, num_classes: int | None = None,
+                 seed: int = 0) -> dict:
+    """FCN-8s trained as ``recipe`` says, for ``budget.total_epochs`` epochs in all.
+
+    Staged: 32s, 16s and 8s for ``budget.epochs`` each, every stage built by
+    :func:`careless_fcn` and started with :func:`transfer_weights` (new skip scores zeroed
+    only when ``recipe.zero_skips``). At once: one 8s for all the epochs.
+
+    Returns:
+        {"model": the FCN-8s, "train_s": seconds of every stage, "cpu_s", "loss": per epoch}.
+    """
+    import keras
+
+    from fcn_lessons import data, models
+
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a pyramid.Recipe, received {type(recipe).__name__}.")
+    if recipe.pretrained and classifier is None:
+        raise ValueError("recipe.pretrained needs the pretrained classifier (pretrain_classifier); pass classifier=.")
+    num_classes = num_classes or data.NUM_CLASSES
+    rate = recipe.learning_rate or budget.rate("32s")
+    stages = models.VARIANTS if recipe.staged else ("8s",)
+    previous, seconds, cpu, losses = None, 0.0, 0.0, []
+    for variant in stages:
+        keras.utils.set_random_seed(seed)
+        model = careless_fcn(num_classes, recipe, variant=variant, seed=seed)
+        if previous is None and recipe.pretrained:
+            models.transplant(classifier, model)
+        elif previous is not None:
+            transfer_weights(previous, model, zero_new=NEW_SCORE_PREFIX if recipe.zero_skips else None)
+        epochs = budget.epochs[variant] if recipe.staged else budget.total_epochs
+        cost = train(model, *train_data, epochs=epochs, learning_rate=rate, batch_size=budget.batch_size, seed=seed,
+                     cosine=budget.cosine, num_classes=num_classes)
+        seconds, cpu, losses = seconds + cost["seconds"], cpu + cost["cpu_seconds"], losses + cost["loss"]
+        previous = model
+    return {"model": previous, "train_s": seconds, "cpu_s": cpu, "loss": losses}
+
+
+OUTPUT_STRIDES = {"32s": 32, "16s": 16, "8s": 8}
+
+
+def stride_oracle_scores(masks, *, num_classes: int | None = None, widths=TRIMAP_WIDTHS) -> dict:
+    """What each variant's output stride allows: lesson 02's oracle, scored like :func:`scores`.
+
+    ``labels.coarse_oracle`` gives every s×s cell its true class proportions and upsamples
+    them bilinearly: a perfect classifier of cells at that stride.
+
+    Returns:
+        {variant: {"mean_iou", "trimap_iou_<w>px" for each width}} for 32s, 16s and 8s.
+    """
+    from fcn_lessons import data, labels, metrics
+
+    num_classes = num_classes or data.NUM_CLASSES
+    masks = _validate.label_map(masks, "masks", ndim=3, ignore_label=VOID_LABEL)
+    result = {}
+    for variant, stride in OUTPUT_STRIDES.items():
+        predicted = labels.coarse_oracle(masks, stride, num_classes)
+        confusion = metrics.confusion_matrix(masks, predicted, num_classes)
+        row = {"mean_iou": float(metrics.segmentation_scores(confusion)["mean_iou"])}
+        for width in widths:
+            trimap = metrics.trimap_scores(masks, predicted, num_classes, width)
+            row[f"trimap_iou_{width}px"] = float(trimap["mean_iou"])
+        result[variant] = row
+    return result

@@ -188,7 +188,7 @@ def test_careless_fcn_randomises_what_the_recipe_says():
     assert up.trainable and not np.allclose(up.get_weights()[0], upsampling.bilinear_kernel(8, NUM_CLASSES))
     assert np.any(careless.get_layer("score_pool3").get_weights()[0])
     assert not np.any(careful.get_layer("score_pool3").get_weights()[0])
-    scaled = pyramid.careless_fcn(NUM_CLASSES, pyramid.Recipe(scaled_skips=True))
+    scaled = pyramid.careless_fcn(NUM_CLASSES, pyramid.AT_ONCE)  # scaled skips belong to the at-once net
     assert "scale_pool4" in {layer.name for layer in scaled.layers}
     assert pyramid.Recipe().changed(staged=False).staged is False
     with pytest.raises(TypeError, match="pyramid.Recipe"):
@@ -236,3 +236,28 @@ def test_variant_and_weights_helpers():
     fcn8 = models.fcn(NUM_CLASSES, "8s")
     frozen = sum(int(np.prod(w.shape)) for w in fcn8.non_trainable_weights)
     assert pyramid.trainable_weights(fcn8) == fcn8.count_params() - frozen
+
+
+def test_recipes_train_an_fcn8s_on_a_tiny_budget():
+    train_x, train_y, test_x, test_y = pyramid.course_data(TINY)
+    keras.utils.set_random_seed(0)
+    classifier = models.mini_vgg_classifier()
+    for recipe in (pyramid.PAPER, pyramid.AT_ONCE, pyramid.CARELESS):
+        run = pyramid.train_recipe(recipe, TINY, (train_x, train_y), classifier=classifier)
+        assert pyramid.variant_of(run["model"]) == "8s" and len(run["loss"]) == TINY.total_epochs
+    with pytest.raises(ValueError, match="needs the pretrained classifier"):
+        pyramid.train_recipe(pyramid.PAPER, TINY, (train_x, train_y))
+    assert set(pyramid.FIXES) and all(pyramid.CARELESS.changed(**c) != pyramid.CARELESS for c in pyramid.FIXES.values())
+
+
+def test_pretraining_and_staged_scores_on_a_tiny_budget():
+    tiny = pyramid.Budget(num_train=4, num_test=2, image_size=SIZE, epochs={"32s": 1, "16s": 1, "8s": 1}, batch_size=4,
+                          num_crops=16, classifier_epochs=1)
+    lines = []
+    classifier, cost = pyramid.pretrain_classifier(tiny, log=lines.append)
+    assert classifier.name == "mini_vgg_classifier" and 0 <= cost["accuracy"] <= 1 and lines[0].startswith("classifier")
+    results = pyramid.staged_scores(tiny, log=None)
+    assert list(results) == ["32s", "16s", "8s"] and results["8s"]["cpu_s"] >= results["32s"]["cpu_s"]
+    assert results["8s"]["pretrain_s"] > 0 and "trimap_iou_1px" in results["16s"]
+    with pytest.raises(ValueError, match="no classifier pretraining"):
+        pyramid.pretrain_classifier(TINY)

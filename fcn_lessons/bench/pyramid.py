@@ -23,20 +23,16 @@ def pyramid(*, quick: int = 0, seed: int = 0) -> dict:
     from fcn_lessons import data, pyramid as skip_pyramid
 
     budget = skip_pyramid.QUICK if quick else skip_pyramid.LEARNER
-    train_x, train_y, test_x, test_y = skip_pyramid.course_data(budget)
-    runs = skip_pyramid.staged(budget, (train_x, train_y), seed=seed, log=print)
-    figures, cpu = {}, 0.0
-    for variant, run in runs.items():
-        cpu += run["cpu_seconds"]
-        row = skip_pyramid.scores(run["model"], test_x, test_y)
-        figures[variant] = {key: row[key] for key in ("mean_iou", "pixel_accuracy", "per_class_iou")}
-        figures[variant].update({f"trimap_iou_{w}px": row[f"trimap_iou_{w}px"] for w in skip_pyramid.TRIMAP_WIDTHS})
-        figures[variant].update({"train_s": run["train_s"], "cpu_s": cpu, "params": row["weights"],
-                                 "epochs": budget.epochs[variant]})
+    results = skip_pyramid.staged_scores(budget, seed=seed, log=print)
+    keys = ("mean_iou", "pixel_accuracy", "per_class_iou", "train_s", "cpu_s", "pretrain_s",
+            *(f"trimap_iou_{w}px" for w in skip_pyramid.TRIMAP_WIDTHS))
+    figures = {variant: {**{key: row[key] for key in keys}, "params": row["weights"], "epochs": budget.epochs[variant]}
+               for variant, row in results.items()}
     print(f"pyramid: staged FCN-32s -> 16s -> 8s, mini_vgg, {budget.num_train} training and {budget.num_test} test "
-          f"images of {budget.image_size}×{budget.image_size}, epochs per stage {budget.epochs}, seed {seed}")
-    print(skip_pyramid.comparison_table({f"FCN-{v}": {**f, "weights": f["params"]} for v, f in figures.items()},
-                                        class_names=data.CLASS_NAMES))
+          f"images of {budget.image_size}×{budget.image_size}, epochs per stage {budget.epochs}, classifier "
+          f"pretraining on {budget.num_crops} crops ({figures['32s']['pretrain_s']:.0f} s, not in train_s), "
+          f"seed {seed}")
+    print(skip_pyramid.comparison_table({f"FCN-{v}": row for v, row in results.items()}, class_names=data.CLASS_NAMES))
     return figures
 
 

@@ -95,8 +95,8 @@ def skip_renderer(fcns: dict, images, masks, *, inputs=None, scale: int = DISPLA
         panels = [label(truth[scene], "labels"),
                   label(enlarge(viz.colorize(predicted), scale), "prediction from the terms on"),
                   label(enlarge(_errors(masks[scene], predicted), scale), "errors (red), void (grey)")]
-        caption = (f"FCN-{variant}, scene {scene}: {used}; mean IU {_scene_iou(masks[scene], predicted, num_classes):.3f}"
-                   f" (all terms {_scene_iou(masks[scene], everything, num_classes):.3f})")
+        now, full = (_scene_iou(masks[scene], p, num_classes) for p in (predicted, everything))
+        caption = f"FCN-{variant}, scene {scene}: {used}; mean IU {now:.3f} (all terms {full:.3f})"
         return label(hstack(panels), caption, height=20)
 
     render.variants, render.num_scenes, render.terms, render.predict = tuple(terms), len(masks), terms, predict
