@@ -38,8 +38,8 @@
 # **Prerequisites:** numpy arrays; what a CNN classifier outputs (softmax class scores).
 # No earlier lesson.
 #
-# **Run time:** to be measured on a quiet machine (`docs/RESULTS.md` holds the figures so
-# far). Nothing in this lesson trains a network. The kernel's peak memory is printed at
+# **Run time:** about 10 s on two CPU cores, kernel start included (measured: `docs/RESULTS.md`).
+# Nothing in this lesson trains a network. The kernel's peak memory is printed at
 # the end.
 #
 # The exercises are in `exercises/00_setup_and_task.ipynb`; exercise 0.4 asks you to
