@@ -440,3 +440,13 @@ def test_every_variant_runs_and_trains_on_the_jax_backend():
         assert results[variant]["shape"] == [2, 64, 64, NUM_CLASSES]
         assert np.isfinite(results[variant]["loss"])
         assert results[variant]["loss"] == pytest.approx(np.log(NUM_CLASSES), rel=1e-3)  # zero scores at first
+
+
+def test_lesson_04_benchmarks_are_registered():
+    """``python -m fcn_lessons.bench fcn-forward | train-step | mini-vgg-choice`` resolve to this package's functions."""
+    from fcn_lessons import bench
+    from fcn_lessons.bench import fcn as fcn_bench
+
+    for name, function in (("fcn-forward", fcn_bench.fcn_forward), ("train-step", fcn_bench.train_step),
+                           ("mini-vgg-choice", fcn_bench.mini_vgg_choice)):
+        assert bench.load(name) is function
