@@ -261,25 +261,61 @@ def run(args) -> dict:
 
 # --- helpers lesson 06 runs in the notebook ---------------------------------------------------------
 
+def pretrained_classifier(num_crops: int, epochs: int, *, seed: int = 0, log=print):
+    """Lesson 04's stand-in for ImageNet: ``models.mini_vgg_classifier`` trained on course crops.
+
+    The same recipe as lesson 04 (``pyramid.pretrain_classifier``: ``num_crops`` crops of
+    32×32 labelled by their centre pixel, Adam, ``epochs`` epochs), with lesson 06's budget.
+    Pass the result as ``weights=`` to :func:`train_and_score` (``models.fcn`` transplants it).
+
+    Returns:
+        (classifier, {"seconds", "cpu_seconds", "accuracy"}).
+    """
+    from fcn_lessons import pyramid
+
+    budget = pyramid.Budget(num_train=0, num_test=0, image_size=0, epochs={},
+                            num_crops=_validate_count(num_crops, "num_crops"),
+                            classifier_epochs=_validate_count(epochs, "epochs"))
+    return pyramid.pretrain_classifier(budget, seed=seed, log=log)
+
+
+def _validate_count(value, name):
+    from fcn_lessons import _validate
+
+    return _validate.integer(value, name, minimum=1)
+
+
 def train_and_score(train_images, train_masks, val_images, val_masks, *, epochs: int, batch_size: int = 16,
-                    image_only: bool = False, seed: int = 0, variant: str = "8s", callbacks=()) -> dict:
+                    image_only: bool = False, seed: int = 0, variant: str = "8s", callbacks=(), weights=None,
+                    learning_rate: float | None = None) -> dict:
     """Train a mini_vgg FCN with joint (or the post's image-only) augmentation; the four metrics on val.
+
+    Args:
+        train_images, val_images: (N, H, W, 3) uint8 course scenes; masks (N, H, W).
+        epochs, batch_size, seed: the run; the same seed gives the same initial weights,
+            order and augmentation draws.
+        image_only: augment the image alone (the blog post's bug, ``augment.image_only``).
+        weights: None (train from scratch) or a pretrained classifier (:func:`pretrained_classifier`),
+            transplanted by ``models.fcn`` as in lesson 04.
+        learning_rate: Adam's; default ``training.DEFAULT_LEARNING_RATE`` (1e-3, also
+            lesson 04's fine-tuning rate).
 
     Returns ``training.evaluate``'s scores plus ``history`` (Keras' per-epoch logs) and
     ``model``.
     """
     import keras
 
-    from fcn_lessons import models, pipeline, training
-
-    from fcn_lessons import data
+    from fcn_lessons import data, models, pipeline, training
 
     num_classes = len(data.CLASS_NAMES)
+    if learning_rate is None:
+        learning_rate = training.DEFAULT_LEARNING_RATE
     clock = pipeline.EpochClock()
     train = pipeline.from_arrays(train_images, train_masks, batch_size=batch_size, augment=True, seed=seed,
                                  epoch_clock=clock, image_only=image_only)
     keras.utils.set_random_seed(seed)
-    model = training.compile_model(models.fcn(num_classes, variant, "mini_vgg"), num_classes)
+    model = training.compile_model(models.fcn(num_classes, variant, "mini_vgg", weights=weights), num_classes,
+                                   learning_rate=learning_rate)
     history = model.fit(train, epochs=epochs, verbose=0, shuffle=False,
                         callbacks=[clock.callback(), epoch_seeds_callback(), *callbacks])
     val = np.asarray(val_images, np.float32) / 255.0

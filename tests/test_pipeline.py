@@ -176,3 +176,12 @@ def test_naive_loader_returns_labels(tmp_path):
     assert x.shape == (2, 48, 48, 3) and set(np.unique(y)) <= set(range(5)) | {VOID_LABEL}
     with pytest.raises(ValueError, match="subset"):
         loader.load_data(subset="training")
+
+
+def test_precision_benchmark_refuses_settings_without_the_float32_reference():
+    from fcn_lessons.bench import pipeline as bench
+
+    with pytest.raises(ValueError, match=r"start with \('float32', False\)"):
+        bench.precision_speed(settings=[("mixed_float16", False)])
+    with pytest.raises(ValueError, match="unknown policies"):
+        bench.precision_speed(settings=[("float32", False), ("float8", False)])

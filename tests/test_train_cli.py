@@ -109,3 +109,31 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     assert [step for step, _ in scalars["train/epoch_loss"]] == [0, 1, 2]
     assert len(scalars["validation/epoch_mean_iu"]) == 3
     assert all(np.isfinite(v) for _, v in scalars["train/epoch_loss"])
+
+
+# --- the helpers lesson 06 runs in the notebook -------------------------------------------------------
+
+def test_pretrained_classifier_refuses_empty_budgets():
+    with pytest.raises(ValueError, match="num_crops"):
+        train.pretrained_classifier(0, 1, log=None)
+    with pytest.raises(ValueError, match="epochs"):
+        train.pretrained_classifier(10, 0, log=None)
+
+
+def test_train_and_score_transplants_a_pretrained_classifier():
+    """With ``weights=`` the FCN starts from the classifier's trunk (lesson 04's transplant), not at random."""
+    from fcn_lessons import data, models
+
+    classifier, cost = train.pretrained_classifier(32, 1, log=None)
+    assert 0 <= cost["accuracy"] <= 1
+    images, masks = data.make_shapes(4, 64, seed=3)
+    result = train.train_and_score(images, masks, images[:2], masks[:2], epochs=1, batch_size=4,
+                                   weights=classifier, learning_rate=1e-12)  # a negligible step: weights stay put
+    fcn = result["model"]
+    for layer in classifier.layers:
+        if layer.name.startswith("conv") and layer.get_weights():
+            for got, want in zip(fcn.get_layer(layer.name).get_weights(), layer.get_weights()):
+                np.testing.assert_allclose(got, want, atol=1e-6)
+    assert len(result["history"]["loss"]) == 1 and 0 <= result["mean_iou"] <= 1
+    scratch = models.fcn(5, "8s", "mini_vgg")
+    assert not np.allclose(scratch.get_layer("conv1_1").get_weights()[0], classifier.get_layer("conv1_1").get_weights()[0])

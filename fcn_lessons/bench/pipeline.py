@@ -31,7 +31,7 @@ def pipeline_speed(*, num_images: int = 64, image_size: int = 64, batch_size: in
     - ``tf_data``: ``pipeline.from_voc`` (decoded once in parallel, joint augmentation in a
       parallel map, batches prefetched).
 
-    Every variant is traced once before it is timed (its first epoch builds the graph).
+    Every variant is traced once, on one step, before it is timed (the first step builds the graph).
     The breakdown times each input alone (no model) and the model alone (batches already
     in memory): a feed is input-bound when its input time approaches its epoch time.
     """
@@ -57,7 +57,7 @@ def pipeline_speed(*, num_images: int = 64, image_size: int = 64, batch_size: in
         }
         seconds = {}
         for name, (make, options) in feeds.items():
-            _epoch_seconds(model, make(), **options)  # trace this input's shapes once
+            _epoch_seconds(model, make(), steps_per_epoch=1)  # trace this input's shapes once (one step)
             seconds[name] = min(_epoch_seconds(model, make(), **options) for _ in range(repeats))
         inputs_only = {
             "naive": _drain_seconds(naive.batches(batch_size=1), steps * batch_size),
@@ -69,7 +69,7 @@ def pipeline_speed(*, num_images: int = 64, image_size: int = 64, batch_size: in
 
         cached = tf.data.Dataset.from_tensor_slices((np.concatenate([x for x, _ in in_memory]),
                                                      np.concatenate([y for _, y in in_memory]))).batch(batch_size)
-        _epoch_seconds(model, cached)
+        _epoch_seconds(model, cached, steps_per_epoch=1)  # trace once
         model_only = min(_epoch_seconds(model, cached) for _ in range(repeats))
     count = steps * batch_size
     result = {"num_images": count, "image_size": image_size, "batch_size": batch_size,
@@ -111,7 +111,7 @@ def _train_images_per_second(policy: str, jit_compile: bool, images, masks, batc
         keras.utils.set_random_seed(0)
         model = training.compile_model(models.fcn(5, "8s", "mini_vgg"), 5)
         model.jit_compile = jit_compile
-        model.fit(images, masks, batch_size=batch_size, epochs=1, verbose=0)  # trace (and compile) once
+        model.fit(images[:batch_size], masks[:batch_size], batch_size=batch_size, epochs=1, verbose=0)  # trace once
         best = min(_epoch_seconds(model, images, y=masks, batch_size=batch_size) for _ in range(repeats))
         if jit_compile and not model.jit_compile:
             raise RuntimeError("Keras switched XLA off for this model; the figure would not be XLA's.")
@@ -122,8 +122,13 @@ def _train_images_per_second(policy: str, jit_compile: bool, images, masks, batc
     return len(images) / best
 
 
-def precision_speed(*, num_images: int = 64, image_size: int = 64, batch_size: int = 16, repeats: int = 1) -> dict:
+def precision_speed(*, num_images: int = 64, image_size: int = 64, batch_size: int = 16, repeats: int = 1,
+                    settings=PRECISION_SETTINGS) -> dict:
     """Training images per second of FCN-8s (mini_vgg) under each dtype policy, with and without XLA.
+
+    ``settings``: (policy, jit_compile) pairs to measure, float32 without XLA first (the
+    reference of the "× float32" column); every setting builds and traces its own model,
+    so fewer settings (quick mode) cost less.
 
     Batches come from memory (no input pipeline), so only the model's step is timed. On a
     CPU, float16 has no fast arithmetic (TensorFlow's mixed-precision guide: the CPU "runs
@@ -133,12 +138,18 @@ def precision_speed(*, num_images: int = 64, image_size: int = 64, batch_size: i
     import fcn_lessons
     from fcn_lessons import data
 
+    settings = tuple((str(policy), bool(jit)) for policy, jit in settings)
+    if not settings or settings[0] != ("float32", False):
+        raise ValueError(f"settings must start with ('float32', False), the reference; received {settings!r}.")
+    unknown = sorted({policy for policy, _ in settings} - {policy for policy, _ in PRECISION_SETTINGS})
+    if unknown:
+        raise ValueError(f"settings: unknown policies {unknown}; known: float32, mixed_float16, mixed_bfloat16.")
     facts = fcn_lessons.setup(seed=0, verbose=False)
     images, masks = data.make_shapes(num_images, image_size, seed=0)
     images = images.astype("float32") / 255.0
     result = {"device": " + ".join(facts["devices"]), "num_images": num_images, "image_size": image_size,
               "batch_size": batch_size}
-    for policy, jit in PRECISION_SETTINGS:
+    for policy, jit in settings:
         key = f"{policy}{'_xla' if jit else ''}_images_per_second"
         result[key] = _train_images_per_second(policy, jit, images, masks, batch_size, repeats)
     base = result["float32_images_per_second"]
@@ -146,7 +157,7 @@ def precision_speed(*, num_images: int = 64, image_size: int = 64, batch_size: i
           f"batch {batch_size}, on {result['device']}")
     print("| policy | XLA | images/s | × float32 |")
     print("|---|---|---|---|")
-    for policy, jit in PRECISION_SETTINGS:
+    for policy, jit in settings:
         value = result[f"{policy}{'_xla' if jit else ''}_images_per_second"]
         print(f"| {policy} | {'yes' if jit else 'no'} | {value:.1f} | {value / base:.2f} |")
     return result
