@@ -37,9 +37,9 @@
 # **Prerequisites:** lessons 01 (convolutionalizing), 02 (receptive-field offsets) and 03
 # (bilinear transposed convolutions); training a Keras model.
 #
-# **Run time:** 17 minutes measured on two CPU cores shared with other jobs (load about 12);
-# an idle laptop needs much less (docs/RESULTS.md). Most of it is six short trainings. Not
-# measured on a GPU yet.
+# **Run time:** about 5 minutes on a quiet 2-core CPU, estimated from 5 min 23 s of CPU
+# time (measured on a loaded machine, where it took 9 min 21 s; `docs/RESULTS.md`; not yet
+# timed on a quiet machine, nor on a GPU). Most of it is six short trainings.
 # The exercises are in `exercises/04_fcn32s.ipynb`.
 
 # %% tags=["nbval-ignore-output"]
