@@ -6,7 +6,7 @@
 #     - '2.2'
 #     - '2.3'
 #     - '2.4'
-#     fingerprint: e1ff6af5ba7156a8
+#     fingerprint: 204cbfe62eea1e4a
 #     generated_from: solutions/02_receptive_fields.py
 #     kind: exercises
 #     lesson: '02'
@@ -28,8 +28,9 @@
 #
 # # Lesson 02 exercises: receptive fields
 #
-# Four exercises to go with `notebooks/02_receptive_fields.ipynb`: you write the core of
-# that lesson yourself (2.1-2.3), and you predict a field before a cell measures it (2.4).
+# Four exercises to go with `notebooks/02_receptive_fields.ipynb`: you derive the
+# recurrence for a layer the lesson does not (2.1), write the core of the lesson yourself
+# (2.2, 2.3), and predict a field before a cell measures it (2.4).
 #
 # **How to work.** Edit the cells marked *exercise*: replace the
 # `raise NotImplementedError(...)` line (or the `...`) with your code. Then run the
@@ -39,10 +40,11 @@
 # graded as shipped (with other random cases), so there is nothing to gain by editing them
 # or by fitting your code to the cases you see. Hints are folded: open one at a time.
 #
-# **Not allowed:** `fcn_lessons.receptive` holds the course's answers; the checks refuse
-# its functions, and none of the exercises may call it.
+# **Not allowed:** `fcn_lessons.receptive` holds the course's answers; the checks of 2.1-2.3
+# refuse a function that calls it (directly or through a helper of yours).
 #
-# **Run time:** under a minute on a CPU.
+# **Run time:** about 10 s on a 2-core CPU (7.6 s of CPU time, measured on a loaded machine:
+# `docs/RESULTS.md`).
 
 # %% tags=["nbval-ignore-output"]
 # Set-up: in Colab, install the course package (TensorFlow, Keras, OpenCV and
@@ -65,54 +67,58 @@ import numpy as np
 from fcn_lessons import checks, receptive
 
 # %% [markdown]
-# ## Exercise 2.1: the receptive-field recurrence
+# ## Exercise 2.1: the recurrence through a transposed convolution
 #
-# Along one axis, input pixel `i` is centred at coordinate `i`. Write
-# `receptive_field_1d(layers)`: `layers` is a list of `(kernel, stride, padding, dilation)`
-# tuples (`padding` is the number of zeros added *before* the first pixel); return a
-# list with one `(size, jump, offset)` tuple per layer, in input pixels:
+# Section 3 of the lesson found FCN-32s's crop of 19 with `receptive_fields`, which also
+# walks the 64×64, stride-32 transposed convolution `upscore`. The lesson's recurrence
+# box covers convolutions and poolings only: derive the step for a transposed
+# convolution yourself. Write `transposed_step(field, kernel, stride)`: `field` is
+# `(size, jump, offset)` of the layer's input, in input pixels, as in the lesson; return
+# the same three numbers for the layer's output, for `padding='valid'` (nothing cropped)
+# and no dilation. Two conventions, the lesson's carried over:
 #
-# - `size`: the number of input pixels one unit of that layer spans;
-# - `jump`: the distance between neighbouring units' fields;
-# - `offset`: the input coordinate of the centre of unit 0's field.
+# - input unit `i` writes a copy of the kernel to output units `i·s, …, i·s + k − 1`
+#   (lesson 03's scatter-add), and it sits at the middle of that copy, as a
+#   convolution's unit sits at the middle of the window it reads;
+# - `size` is the side of the smallest window, centred on an output unit, that holds the
+#   fields of all the input units that write to it; take the widest over all output units.
 #
-# The input itself is `(1, 1, 0)` (not part of the answer). For example
-# `[(3, 1, 0, 1), (3, 1, 0, 1), (2, 2, 0, 1)]` gives `[(3, 1, 1.0), (5, 1, 2.0), (6, 2, 2.5)]`:
-# check that you can get these by hand on the lesson's 1-D picture before you code.
+# By hand first: FCN-32s's fc7 has `(404, 32, 12.5)`, and `upscore` has kernel 64 and
+# stride 32. Your function should put its unit 0 at −19, 19 pixels before the image.
+
+# %% [markdown]
+# <details><summary>Hint 1: where the units sit</summary>
 #
-# <details><summary>Hint 1: what one layer does</summary>
-#
-# A unit reads `k_eff = dilation · (kernel − 1) + 1` consecutive units of the layer below
-# (counting the skipped ones). Start from one input pixel, and ask: how far apart, in
-# input pixels, are the units it reads?
-#
-# </details>
-#
-# <details><summary>Hint 2: the order of the updates</summary>
-#
-# The window's taps are one jump *of the layer below* apart, so grow the size (and move
-# the offset) with the old jump; only then multiply the jump by this layer's stride.
+# Where is the middle of input unit `i`'s copy, counted in output units? Turn that around:
+# which (possibly fractional) input unit does output unit `m` sit at?
 #
 # </details>
 #
-# <details><summary>Hint 3: the offset</summary>
+# <details><summary>Hint 2: jump and offset</summary>
 #
-# Unit 0's window starts `padding` units *before* unit 0 of the layer below, and its
-# middle tap is `(k_eff − 1)/2` units after its start. Convert units to pixels with the
-# jump of the layer below.
+# How many output units are there per input unit? For the offset, take `m = 0` and
+# convert input units to pixels with the input's offset and jump.
+#
+# </details>
+#
+# <details><summary>Hint 3: the size</summary>
+#
+# List the input units that write to output `m`. How far, in input units, can the
+# farthest of them be from where `m` sits? Work out `k = 4`, `s = 2` on paper, then
+# `k = 3`, `s = 2`.
 #
 # </details>
 
 # %% tags=["exercise"]
-# May not use: fcn_lessons.receptive (the course's answer).
-def receptive_field_1d(layers):
-    """[(kernel, stride, padding, dilation), ...] -> [(size, jump, offset), ...], one per layer."""
-    # Exercise 2.1: apply the recurrence layer by layer
-    raise NotImplementedError("Exercise 2.1: apply the recurrence layer by layer")
+# May not use: fcn_lessons.receptive (the course's answer; its Keras walker included).
+def transposed_step(field, kernel, stride):
+    """(size, jump, offset) of a 'valid' transposed convolution's output, from its input's."""
+    # Exercise 2.1: derive the step through a transposed convolution
+    raise NotImplementedError("Exercise 2.1: derive the step through a transposed convolution")
 
 
 # %% tags=["check"]
-checks.check_receptive_field_1d(receptive_field_1d)
+checks.check_transposed_step(transposed_step)
 
 # %% [markdown]
 # ## Exercise 2.2: the field, output stride and offset of a Keras model
@@ -131,12 +137,13 @@ checks.check_receptive_field_1d(receptive_field_1d)
 # input of length `n`, pads `max((ceil(n / s) − 1)·s + k_eff − n, 0)` zeros in total and
 # puts the smaller half before the first pixel. Work out what that gives for `n = 32`
 # and `n = 33` with a 3-wide window and stride 2 before you code.
+
+# %% [markdown]
+# <details><summary>Hint 1: one axis at a time</summary>
 #
-# <details><summary>Hint 1: reuse exercise 2.1</summary>
-#
-# Rows and columns do not interact: run the recurrence of 2.1 twice, once with each
-# layer's row settings and once with its column settings. Layers that are neither a
-# convolution nor a pooling act on each pixel separately: skip them.
+# Rows and columns do not interact: apply the lesson's recurrence (section 1) twice, once
+# with each layer's row settings and once with its column settings. Layers that are
+# neither a convolution nor a pooling act on each pixel separately: skip them.
 #
 # </details>
 #
@@ -156,7 +163,7 @@ checks.check_receptive_field_1d(receptive_field_1d)
 # </details>
 
 # %% tags=["exercise"]
-# May not use: fcn_lessons.receptive (the course's answer). Your receptive_field_1d from 2.1 is fine.
+# May not use: fcn_lessons.receptive (the course's answer).
 def model_field(model):
     """keras.Sequential -> ((size_h, size_w), (stride_h, stride_w), (offset_h, offset_w)) of its last layer."""
     # Exercise 2.2: walk model.layers and apply the recurrence to rows and to columns
@@ -167,16 +174,18 @@ def model_field(model):
 checks.check_model_field(model_field)
 
 # %% [markdown]
-# ## Exercise 2.3: a dilation schedule that reaches a target field
+# ## Exercise 2.3: the smallest field without holes
 #
 # A stack of `num_layers` 3×3 convolutions with stride 1 and dilations `d1, d2, ...` has
 # a field of `1 + 2·(d1 + d2 + ...)` pixels. But a layer can skip pixels: the field gets
-# holes (the lesson's section 9 draws dilations 2, 2, 2: draw 2, 2 on paper, on the
-# lesson's 1-D picture). Write `dilation_schedule(target, num_layers)` returning a list of
-# `num_layers` positive ints whose field is at least `target` pixels **with no holes**.
-# If no schedule of `num_layers` layers can reach `target` without holes, raise
-# `ValueError`: part of the exercise is to find that limit.
-#
+# holes (the lesson's section 9 draws dilations 2, 2, 2; draw 2, 2 on the lesson's 1-D
+# picture, on paper). Write `dilation_schedule(target, num_layers)` returning a list of
+# `num_layers` positive ints whose field has **no holes** and is the **smallest** field
+# of at least `target` pixels that `num_layers` such layers can have. If no schedule of
+# `num_layers` layers reaches `target` without holes, raise `ValueError`: part of the
+# exercise is to find that limit.
+
+# %% [markdown]
 # <details><summary>Hint 1: when does a layer skip pixels?</summary>
 #
 # A dilated layer reads units `d` apart. Below it, each unit already covers a field of
@@ -184,27 +193,27 @@ checks.check_model_field(model_field)
 #
 # </details>
 #
-# <details><summary>Hint 2: the largest field without holes</summary>
+# <details><summary>Hint 2: how far and how small</summary>
 #
-# A layer may use a dilation up to the field below it. What is the field after each layer
-# if every layer uses the largest dilation it may? That is the most `num_layers` layers
-# can reach.
+# What is the field after each layer if every layer uses the largest dilation it may?
+# And what is it if every layer uses the smallest? Which sizes in between can a stack of
+# 3×3 convolutions have at all?
 #
 # </details>
 #
-# <details><summary>Hint 3: reaching the target</summary>
+# <details><summary>Hint 3: not overshooting</summary>
 #
-# Go layer by layer: take the dilation that brings the field to the target, but never
-# more than the field so far, and at least 1.
+# Decide first how much the dilations must add up to. Growing early is what makes large
+# fields reachable; each later layer adds at least 1 to the sum, whatever you do.
 #
 # </details>
 
 # %% tags=["exercise"]
 # May not use: fcn_lessons.receptive (the course's answer, dilation_schedule and support_1d among it).
 def dilation_schedule(target, num_layers):
-    """Dilations of num_layers 3×3 stride-1 convolutions: field >= target pixels, no holes."""
-    # Exercise 2.3: grow the field as fast as holes allow, until it reaches the target
-    raise NotImplementedError("Exercise 2.3: grow the field as fast as holes allow, until it reaches the target")
+    """Dilations of num_layers 3×3 stride-1 convolutions: the smallest field >= target pixels, no holes."""
+    # Exercise 2.3: the smallest field at or above the target, without holes
+    raise NotImplementedError("Exercise 2.3: the smallest field at or above the target, without holes")
 
 
 # %% tags=["check"]
@@ -276,9 +285,11 @@ plt.show()
 # %% [markdown]
 # ## Going further
 #
-# - Use your `model_field` on `keras.applications.VGG16(weights=None, include_top=False)`:
-#   does it give the paper's 212 pixels at stride 32, with unit 0 centred at 15.5? (Its
-#   layers are all Conv2D and MaxPooling2D, plus an InputLayer; with `input_shape=(224,
-#   224, 3)` every layer's input length is known.)
-# - Extend it to `Conv2DTranspose` with `padding='valid'`, and check that the FCN-32s
-#   geometry of the lesson's section 3 gives a crop of 19.
+# - Use your `model_field` on `keras.applications.VGG16(weights=None, include_top=False,
+#   input_shape=(224, 224, 3))`: does it give 212 pixels at stride 32 for pool5, with unit 0
+#   centred at 15.5? (Its layers are all Conv2D and MaxPooling2D, plus an InputLayer.)
+# - Give your `model_field` a `Conv2DTranspose` branch built on your `transposed_step`,
+#   and check that the FCN-32s geometry of the lesson's section 3 gives a crop of 19.
+# - Your `transposed_step` for FCN-16s: fc7's `(404, 32, 12.5)` through `upscore2`
+#   (kernel 4, stride 2); the cropped pool4 scores are added on `upscore2`'s grid, so the
+#   sum keeps its offset; then `upscore16` (kernel 32, stride 16). Do you get a crop of 27?
