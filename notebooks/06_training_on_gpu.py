@@ -204,9 +204,10 @@ print("joint minus image-only mean IU:", "measured above")
 # augmentation reached mean IU 0.260 (pixel accuracy 0.831) and image-only 0.166 (0.812);
 # predicting background everywhere scores 0.162 (0.811). Both started from the same trunk;
 # the joint run left that plateau in its third epoch (training mean IU 0.171, then up to
-# 0.232), the image-only run had not clearly left it after eight (0.176). So what this budget shows is
-# that misplaced labels slow learning a lot; how much of the gap a much longer run would
-# keep, it does not show. Quick mode (the tests) trains too little to separate them.
+# 0.232), the image-only run had not clearly left it after eight (0.176); with another seed,
+# 0.234 against 0.162. So what this budget shows is that misplaced labels slow learning a
+# lot; how much of the gap a much longer run would keep, it does not show. Quick mode (the
+# tests) trains too little to separate them.
 
 # %% [markdown]
 # ## 4. Precision and compilation
