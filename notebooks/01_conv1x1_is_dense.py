@@ -40,7 +40,7 @@
 # **Prerequisites:** convolution, pooling and softmax classification in Keras; numpy
 # reshapes. Lesson 00 introduces the course data set, but this lesson does not need it.
 #
-# **Run time:** about 40 s on a 2-core CPU, 20 s in quick mode (measured: docs/RESULTS.md);
+# **Run time:** about 80 s on two CPU cores, 67 s of it CPU time (measured: docs/RESULTS.md);
 # not measured on a GPU.
 # The exercises for this lesson are in `exercises/01_conv1x1_is_dense.ipynb`.
 
