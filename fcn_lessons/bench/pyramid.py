@@ -20,8 +20,10 @@ TARGET_MS = 50.0
 
 def pyramid(*, quick: int = 0, seed: int = 0) -> dict:
     """The lesson's staged comparison; ``--quick 1`` runs the quick-mode budget instead."""
+    import fcn_lessons
     from fcn_lessons import data, pyramid as skip_pyramid
 
+    fcn_lessons.setup(seed=seed, verbose=False)  # op determinism, as in the lesson: the same figures
     budget = skip_pyramid.QUICK if quick else skip_pyramid.LEARNER
     results = skip_pyramid.staged_scores(budget, seed=seed, log=print)
     keys = ("mean_iou", "pixel_accuracy", "per_class_iou", "train_s", "cpu_s", "pretrain_s",
