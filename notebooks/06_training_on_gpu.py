@@ -40,8 +40,8 @@
 # %% [markdown]
 # **Prerequisites:** lesson 04 (`models.fcn`, the loss that ignores void, `training`).
 #
-# **Run time:** about 4 minutes on a 2-core CPU (4 min 6 s measured on the course's shared
-# machine with other jobs running, `docs/RESULTS.md`); on a GPU, faster.
+# **Run time:** about 3 minutes on two CPU cores (170 s measured, 171 s of it CPU time:
+# `docs/RESULTS.md`); not measured on a GPU.
 # Timings depend on the machine: the printed figures are yours, and cells that time
 # something assert only what holds everywhere. No GPU was available when this lesson
 # was written, so GPU figures are not printed here: run it on Colab's GPU to get yours.
