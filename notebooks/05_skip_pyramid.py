@@ -44,9 +44,8 @@
 # transposed convolutions), lesson 02 (receptive-field offsets), lesson 00 (mean IU and the
 # trimap measure).
 #
-# **Run time:** 18 minutes measured on two CPU cores shared with other jobs (load about 6);
-# an idle laptop needs less (docs/RESULTS.md). Quick mode (the tests): 2-3 minutes on the
-# same loaded machine. Most of it is training: the classifier and the main comparison
+# **Run time:** about 14 minutes on two CPU cores (828 s measured, 1,037 s of CPU time; the
+# kernel's memory peaks at 5.5 GB: docs/RESULTS.md). Most of it is training: the classifier and the main comparison
 # (sections 3-5), then the comparisons of sections 6-8 on a smaller budget
 # (`pyramid.ABLATION`). The exercises are in
 # `exercises/05_skip_pyramid.ipynb`; exercise 5.3 asks you to predict a result of
