@@ -245,7 +245,7 @@ def test_evaluate_many_names_the_reports(scenes):
 
 # --- the saved-model cache -------------------------------------------------------------------------------
 
-TINY = {"num_images": 4, "image_size": 64, "epochs": (1, 1, 1), "batch_size": 4}
+TINY = {"num_images": 4, "image_size": 64, "epochs": (1, 1, 1), "batch_size": 4, "num_crops": 0, "classifier_epochs": 0}
 
 
 def test_trained_fcns_are_cached_and_come_back_identical(tmp_path, monkeypatch):
@@ -279,3 +279,44 @@ def test_trained_fcns_refuses_unknown_settings():
         evaluate.trained_fcns(epochs_32s=3)
     with pytest.raises(ValueError, match="three stages"):
         evaluate.trained_fcns(epochs=(1, 1))
+    with pytest.raises(ValueError, match="num_crops and classifier_epochs"):
+        evaluate.trained_fcns(cache=False, num_crops=10, classifier_epochs=0)
+
+
+def test_a_changed_training_module_changes_the_cache_key(monkeypatch):
+    import inspect
+
+    settings = {**evaluate.TRAINING_DEFAULTS}
+    before = evaluate._cache_key(settings)
+    assert evaluate._cache_key(dict(settings)) == before and "pyramid" in evaluate.TRAINING_MODULES
+    original = inspect.getsource
+
+    def edited(obj):  # lesson 05's schedule edited: a stale saved model must not be loaded
+        text = original(obj)
+        return text + "\n# edited" if getattr(obj, "__name__", "") == "fcn_lessons.pyramid" else text
+
+    monkeypatch.setattr(inspect, "getsource", edited)
+    assert evaluate._cache_key(settings) != before
+    monkeypatch.setattr(inspect, "getsource", original)
+    assert evaluate._cache_key({**settings, "num_crops": 1}) != before
+
+
+def test_trained_fcns_pretrains_the_classifier_when_asked(tmp_path, monkeypatch):
+    from fcn_lessons import models, pyramid
+
+    seen = {}
+
+    def pretrain(budget, *, seed, log):
+        seen["crops"], seen["epochs"] = budget.num_crops, budget.classifier_epochs
+        return "the classifier", {}
+
+    def staged(budget, train_data, *, classifier=None, **options):
+        seen["classifier"] = classifier
+        return {v: {"model": models.fcn(NUM_CLASSES, v)} for v in models.VARIANTS}
+
+    monkeypatch.setattr(pyramid, "pretrain_classifier", pretrain)
+    monkeypatch.setattr(pyramid, "staged", staged)
+    evaluate.trained_fcns(cache=False, verbose=False, **{**TINY, "num_crops": 7, "classifier_epochs": 2})
+    assert seen == {"crops": 7, "epochs": 2, "classifier": "the classifier"}
+    evaluate.trained_fcns(cache=False, verbose=False, **TINY)
+    assert seen["classifier"] is None
