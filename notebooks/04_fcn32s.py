@@ -37,9 +37,9 @@
 # **Prerequisites:** lessons 01 (convolutionalizing), 02 (receptive-field offsets) and 03
 # (bilinear transposed convolutions); training a Keras model.
 #
-# **Run time:** about 5 minutes on a quiet 2-core CPU, estimated from 5 min 23 s of CPU
-# time (measured on a loaded machine, where it took 9 min 21 s; `docs/RESULTS.md`; not yet
-# timed on a quiet machine, nor on a GPU). Most of it is six short trainings.
+# **Run time:** about 6 minutes on two CPU cores (334 s measured, 390 s of CPU time; the
+# kernel's memory peaks at 3.7 GB: `docs/RESULTS.md`; not timed on a GPU). Most of it is
+# six short trainings.
 # The exercises are in `exercises/04_fcn32s.ipynb`.
 
 # %% tags=["nbval-ignore-output"]
