@@ -174,6 +174,26 @@ def _change_and_wait(page, image, change, what: str):
     assert image.screenshot() != before_pixels, f"the rendered image did not change after {what}"
 
 
+def assert_page_shows_no_error(page) -> None:
+    """No error text, no failed widget, the kernel idle and no cell with an error output."""
+    page_text = page.locator("body").inner_text()
+    for problem in ("Error displaying widget", "model not found", "Traceback"):
+        assert problem not in page_text, f"the page shows {problem!r}"
+    assert page.locator(".jupyter-widgets-error-widget").count() == 0, "a widget failed to render"
+    state = page.evaluate(NOTEBOOK_STATE)
+    assert state["kernel"] == "idle" and state["errors"] == [], state
+
+
+def save_failure_artifacts(page, test_name: str, console_errors: list[str], log_path) -> None:
+    """Screenshot, HTML, console errors and server log of a failed test, in tests/artifacts/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = ARTIFACTS / test_name
+    page.screenshot(path=f"{stem}.png", full_page=True)
+    Path(f"{stem}.html").write_text(page.content(), encoding="utf-8")
+    Path(f"{stem}.console.txt").write_text("\n".join(console_errors), encoding="utf-8")
+    shutil.copy(log_path, f"{stem}.server.log")
+
+
 def test_lesson_03_runs_and_its_explorers_respond_in_jupyterlab(chromium, lab, request):
     from playwright.sync_api import sync_playwright
 
@@ -219,19 +239,9 @@ def test_lesson_03_runs_and_its_explorers_respond_in_jupyterlab(chromium, lab, r
             _change_and_wait(page, board, lambda: weights.locator("select").select_option(
                 label="bilinear of the stride"), "choosing the bilinear kernel of the stride")
 
-            page_text = page.locator("body").inner_text()
-            for problem in ("Error displaying widget", "model not found", "Traceback"):
-                assert problem not in page_text, f"the page shows {problem!r}"
-            assert page.locator(".jupyter-widgets-error-widget").count() == 0, "a widget failed to render"
-            state = page.evaluate(NOTEBOOK_STATE)
-            assert state["kernel"] == "idle" and state["errors"] == [], state
+            assert_page_shows_no_error(page)
         except BaseException:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            stem = ARTIFACTS / request.node.name
-            page.screenshot(path=f"{stem}.png", full_page=True)
-            Path(f"{stem}.html").write_text(page.content(), encoding="utf-8")
-            Path(f"{stem}.console.txt").write_text("\n".join(console_errors), encoding="utf-8")
-            shutil.copy(log_path, f"{stem}.server.log")
+            save_failure_artifacts(page, request.node.name, console_errors, log_path)
             raise
         finally:
             browser.close()

@@ -14,9 +14,6 @@ the page's HTML, the console errors and the server log are saved in ``tests/arti
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 import test_browser_lab as lab_test
@@ -70,19 +67,9 @@ def test_lesson_05_runs_and_its_skip_switches_respond_in_jupyterlab(chromium, la
                                       "choosing FCN-16s")
             assert _checkbox(page, "pool3 skip").is_disabled(), "FCN-16s has no pool3 skip to switch"
 
-            page_text = page.locator("body").inner_text()
-            for problem in ("Error displaying widget", "model not found", "Traceback"):
-                assert problem not in page_text, f"the page shows {problem!r}"
-            assert page.locator(".jupyter-widgets-error-widget").count() == 0, "a widget failed to render"
-            state = page.evaluate(lab_test.NOTEBOOK_STATE)
-            assert state["kernel"] == "idle" and state["errors"] == [], state
+            lab_test.assert_page_shows_no_error(page)
         except BaseException:
-            lab_test.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            stem = lab_test.ARTIFACTS / request.node.name
-            page.screenshot(path=f"{stem}.png", full_page=True)
-            Path(f"{stem}.html").write_text(page.content(), encoding="utf-8")
-            Path(f"{stem}.console.txt").write_text("\n".join(console_errors), encoding="utf-8")
-            shutil.copy(log_path, f"{stem}.server.log")
+            lab_test.save_failure_artifacts(page, request.node.name, console_errors, log_path)
             raise
         finally:
             browser.close()

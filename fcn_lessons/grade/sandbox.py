@@ -215,6 +215,9 @@ class Sandbox:
                 argv += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 argv += ["--ro-bind", top, top]
+        # The private /tmp first: binds below come after it, so a course or interpreter that
+        # lives under /tmp (a clone in `mktemp -d`) stays visible instead of being covered.
+        argv += ["--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         binds = [p for p in self._python_paths() + self.readonly
                  if not any(str(p).startswith(top + "/") for top in ("/usr", "/etc", "/opt"))]
         binds = [p for p in sorted(set(binds)) if not any(other in p.parents for other in binds)]
@@ -226,8 +229,7 @@ class Sandbox:
                     argv += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
-                 "--bind", str(scratch), SANDBOX_ROOT, "--chdir", SANDBOX_ROOT, "--"]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), SANDBOX_ROOT, "--chdir", SANDBOX_ROOT, "--"]
         return argv
 
     def _confine_argv(self, slot: int) -> list[str]:
