@@ -22,7 +22,7 @@ COLAB_VENV := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 COLAB_PYTHON ?= $(shell for p in python3.13 $$(ls -d $(HOME)/.pyenv/versions/3.13*/bin/python 2>/dev/null | sort -rV); do \
   $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
-COLAB_DESELECT := --deselect tests/test_browser_lab.py  # Colab has its own front end, not JupyterLab
+COLAB_DESELECT := --deselect tests/test_browser_lab.py --deselect tests/test_browser_pyramid.py  # Colab has its own front end, not JupyterLab
 
 .PHONY: lab test test-unit test-notebooks test-colab notebooks exercises data bench setup clean help
 
@@ -89,8 +89,8 @@ $(COLAB_STAMP): requirements-colab.txt pyproject.toml
 	@touch $(COLAB_STAMP)
 
 test-colab: $(COLAB_STAMP)
-	FCN_LESSONS_QUICK=1 $(COLAB_VENV)/bin/python -m pytest tests $(COLAB_DESELECT) $(PYTEST_ARGS)
-	FCN_LESSONS_QUICK=1 $(COLAB_VENV)/bin/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest tests $(COLAB_DESELECT) $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
 
 notebooks: setup
 	$(BIN)/python -m fcn_lessons.notebooks build --kernel $(KERNEL) $(LESSONS) $(SOLUTIONS)

@@ -162,7 +162,10 @@ def label_map(x, name: str = "mask", *, ignore_label: int | None, ndim: int | tu
         return arr
     if arr.dtype.kind == "i" and arr.min() < 0:
         raise ValueError(f"{name} holds negative values such as {int(arr.min())}; class ids are >= 0.")
-    if num_classes is not None:
+    # When the dtype cannot hold num_classes (uint8 and the palette's 256), no id is outside;
+    # skipping the comparison also avoids a crash: numpy 2.1.3 (Colab's) segfaults comparing a
+    # non-contiguous uint8 array with the out-of-range 256 (measured in make test-colab).
+    if num_classes is not None and num_classes <= np.iinfo(arr.dtype).max:
         outside = arr >= num_classes
         if ignore_label is not None:
             outside &= arr != ignore_label

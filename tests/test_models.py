@@ -428,9 +428,10 @@ print(json.dumps(out))
 
 def test_every_variant_runs_and_trains_on_the_jax_backend():
     if importlib.util.find_spec("jax") is None:
-        if os.environ.get("FCN_LESSONS_CI"):
+        if os.environ.get("FCN_LESSONS_CI") and not os.environ.get("FCN_LESSONS_COLAB_VERSIONS"):
             pytest.fail("JAX is missing in CI: install the pinned requirements (requirements.txt)")
-        pytest.skip("JAX is not installed (pip install -r requirements.txt adds its CPU wheel)")
+        pytest.skip("JAX is not installed (pip install -r requirements.txt adds its CPU wheel; "
+                    "requirements-colab.txt, for make test-colab, does not pin Colab's JAX)")
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=600,
                          env=env, cwd=ROOT)
