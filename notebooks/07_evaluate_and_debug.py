@@ -564,7 +564,7 @@ assert (loss_reports["softmax + cross-entropy"].scores["mean_iou"]
 # placeholders the reader must define; we supply them.) The fix is to hand `fit` a dataset
 # of (images, masks) batches, as above.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 fit_code = {"model": ce_net, "train_loader": post_loader, "val_loader": post_loader,
             "steps_per_epoch": 2, "epochs": 1, "validation_steps": 1}
 not_data = blog_post.attempt(blog_post.run_post_code, "fit", fit_code)
@@ -580,7 +580,7 @@ assert "Unrecognized data type" in str(not_data.error)
 # functions (keras-team/keras issue 4609), and this model has none. (`plot_model` is
 # imported and never used.) Then 4.6 predicts on the loader's tuple:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 post_path = work / "my_model.h5"
 with blog_post.captured_log() as log:
     blog_post.run_post_code("save", {"model": mse_net}, model_path=post_path)
@@ -596,7 +596,7 @@ assert "legacy" in log[0] and "Unrecognized data type" in str(predicted.error)
 # optimizer (RMSprop, Keras' default), and Keras only warns that it skipped the saved
 # optimizer's variables:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", UserWarning)
     mse_net.save(work / "after_h5.keras")
