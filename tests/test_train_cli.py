@@ -71,22 +71,6 @@ def _weights(path):
     return keras.models.load_model(path).get_weights()
 
 
-def _scalars(directory):
-    """{tag: [(step, value)]} read back from TensorBoard event files."""
-    import tensorflow as tf
-
-    found = {}
-    for path in sorted(Path(directory).rglob("events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(str(path)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name not in ("scalars", ""):
-                    continue  # Keras also logs the model's configuration as text
-                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
-                found.setdefault(f"{path.parent.name}/{value.tag}", []).append((event.step, number))
-    return found
-
-
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     whole = _train(*SMALL, "--checkpoint-dir", str(tmp_path / "a"), "--save", str(tmp_path / "a.keras"),
                    "--tensorboard-dir", str(tmp_path / "logs"), "--json")
@@ -105,7 +89,7 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     for expected, got in zip(_weights(tmp_path / "a.keras"), _weights(tmp_path / "b.keras")):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
-    scalars = _scalars(tmp_path / "logs")
+    scalars = train.read_scalars(tmp_path / "logs")  # the reader lesson 06 uses
     assert [step for step, _ in scalars["train/epoch_loss"]] == [0, 1, 2]
     assert len(scalars["validation/epoch_mean_iu"]) == 3
     assert all(np.isfinite(v) for _, v in scalars["train/epoch_loss"])
