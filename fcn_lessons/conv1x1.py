@@ -195,6 +195,26 @@ def dense_kernel_to_channels_first_linear(kernel, feature_shape) -> np.ndarray:
     return np.ascontiguousarray(kernel.reshape(h, w, c, k).transpose(3, 2, 0, 1).reshape(k, c * h * w))
 
 
+def _require_built_dense(dense_layer) -> None:
+    if not isinstance(dense_layer, keras.layers.Dense):
+        raise TypeError(f"dense_layer must be a keras.layers.Dense, received {type(dense_layer).__name__}.")
+    if not dense_layer.built:
+        raise ValueError(f"Dense layer '{dense_layer.name}' is not built yet: call it on an input first.")
+
+
+def _conv_with_dense_weights(dense_layer, kernel, feature_shape) -> keras.layers.Conv2D:
+    """A built H×W 'valid' Conv2D with ``kernel`` (H, W, C, K) and the Dense layer's bias,
+    activation, name and dtype policy."""
+    h, w, c = feature_shape
+    conv = keras.layers.Conv2D(
+        dense_layer.units, (h, w), padding="valid", activation=dense_layer.activation,
+        use_bias=dense_layer.use_bias, name=dense_layer.name, dtype=dense_layer.dtype_policy,
+    )
+    conv.build((None, h, w, c))
+    conv.set_weights([kernel, *dense_layer.get_weights()[1:]])
+    return conv
+
+
 def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
     """A built Dense layer as a built Conv2D computing the same function.
 
@@ -207,20 +227,11 @@ def dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
         ``Conv2D(K, (H, W), padding='valid')`` with the same activation, kernel reshaped
         to (H, W, C, K) and the same bias. On an (H, W, C) input it gives (1, 1, K).
     """
-    if not isinstance(dense_layer, keras.layers.Dense):
-        raise TypeError(f"dense_layer must be a keras.layers.Dense, received {type(dense_layer).__name__}.")
-    if not dense_layer.built:
-        raise ValueError(f"Dense layer '{dense_layer.name}' is not built yet: call it on an input first.")
+    _require_built_dense(dense_layer)
     h, w, c = _feature_shape(input_shape)
     weights = dense_layer.get_weights()
     kernel = flatten_dense_kernel_to_conv(weights[0], (h, w, c))
-    conv = keras.layers.Conv2D(
-        dense_layer.units, (h, w), padding="valid", activation=dense_layer.activation,
-        use_bias=dense_layer.use_bias, name=dense_layer.name, dtype=dense_layer.dtype_policy,
-    )
-    conv.build((None, h, w, c))
-    conv.set_weights([kernel, *weights[1:]])
-    return conv
+    return _conv_with_dense_weights(dense_layer, kernel, (h, w, c))
 
 
 def global_average_dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2D:
@@ -241,23 +252,14 @@ def global_average_dense_to_conv(dense_layer, input_shape) -> keras.layers.Conv2
     Returns:
         ``Conv2D(K, (H, W), padding='valid')``, built, with kernel (H, W, C, K).
     """
-    if not isinstance(dense_layer, keras.layers.Dense):
-        raise TypeError(f"dense_layer must be a keras.layers.Dense, received {type(dense_layer).__name__}.")
-    if not dense_layer.built:
-        raise ValueError(f"Dense layer '{dense_layer.name}' is not built yet: call it on an input first.")
+    _require_built_dense(dense_layer)
     h, w, c = _feature_shape(input_shape)
     weights = dense_layer.get_weights()
     if weights[0].shape[0] != c:
         raise ValueError(f"input_shape {(h, w, c)} has {c} channels but Dense layer '{dense_layer.name}' "
                          f"takes {weights[0].shape[0]} inputs: pass the (H, W, C) map before the pooling.")
     kernel = np.broadcast_to(weights[0] / (h * w), (h, w, *weights[0].shape)).astype(weights[0].dtype)
-    conv = keras.layers.Conv2D(
-        dense_layer.units, (h, w), padding="valid", activation=dense_layer.activation,
-        use_bias=dense_layer.use_bias, name=dense_layer.name, dtype=dense_layer.dtype_policy,
-    )
-    conv.build((None, h, w, c))
-    conv.set_weights([kernel, *weights[1:]])
-    return conv
+    return _conv_with_dense_weights(dense_layer, kernel, (h, w, c))
 
 
 def _layer_chain(model) -> list:
