@@ -44,8 +44,8 @@
 # transposed convolutions), lesson 02 (receptive-field offsets), lesson 00 (mean IU and the
 # trimap measure).
 #
-# **Run time:** about 14 minutes on two CPU cores (828 s measured, 1,037 s of CPU time; the
-# kernel's memory peaks at 5.5 GB: docs/RESULTS.md). Most of it is training: the classifier and the main comparison
+# **Run time:** about 12 minutes on two CPU cores (710 s measured on a quiet machine, 1,039 s
+# of CPU time; the kernel's memory peaks at about 5.6 GB: docs/RESULTS.md). Most of it is training: the classifier and the main comparison
 # (sections 3-5), then the comparisons of sections 6-8 on a smaller budget
 # (`pyramid.ABLATION`). The exercises are in
 # `exercises/05_skip_pyramid.ipynb`; exercise 5.3 asks you to predict a result of
@@ -237,8 +237,8 @@ assert not np.any(terms16["pool4"])
 # path changed: ×2 then ×16 is not one ×32. Both are bilinear, but the two-step version
 # interpolates between points that were themselves interpolated, which cuts the corners of
 # the piecewise-linear ×32 surface at the coarse positions (lesson 03). So the scores
-# differ, and so does the class at a few per cent of the pixels (learner-sized: 2.9%,
-# mean IU 0.448 against 0.437). What starts at exactly zero is the skip's term:
+# differ, and so does the class at a few per cent of the pixels (learner-sized: 2.8%,
+# mean IU 0.515 against 0.503). What starts at exactly zero is the skip's term:
 
 # %% tags=["nbval-ignore-output"]
 scores32, scores16 = fcn32s.predict(test_x, verbose=0), fcn16s.predict(test_x, verbose=0)
@@ -250,7 +250,7 @@ print(f"largest |score difference| {np.abs(scores32 - scores16).max():.3f} (scor
       f"(32s) and {start['16s']:.3f} (16s at its start)")
 
 # %%
-assert same_class > 0.95 and abs(start["32s"] - start["16s"]) < 0.03  # learner-sized: 97.1% and 0.011
+assert same_class > 0.95 and abs(start["32s"] - start["16s"]) < 0.03  # learner-sized: 97.2% and 0.012
 
 # %% [markdown]
 # Now FCN-16s trains for its own budget, and FCN-8s starts from it in the same way, its
@@ -341,9 +341,9 @@ for name, term in terms8.items():
 
 # %% [markdown]
 # Every term is smaller near the borders than inside objects, the coarse term most of all
-# (learner-sized: 1.98 against 4.52): near a border the coarse scores are unsure, and there
-# the skips weigh more against them (pool4's term is 0.61 of the coarse term's size near
-# borders, 0.41 elsewhere); pool3's term is small everywhere (0.35 and 0.37).
+# (learner-sized: 2.19 against 4.29): near a border the coarse scores are unsure, and there
+# the skips weigh more against them (pool4's term is 0.70 of the coarse term's size near
+# borders, 0.60 elsewhere); pool3's term is small everywhere (0.54 and 0.62).
 #
 # ## 6. At once: FCN-8s with scaled skips
 #
@@ -388,7 +388,7 @@ for name in ("staged (32s, 16s, 8s)", "at once, skips scaled"):
 # on the size of its gradient. A skip scaled by 0.01 then moves its term 100 times more
 # slowly per step than an unscaled one, and the at-once net behaves like FCN-32s with a
 # longer upsampling path. On a longer budget the unscaled at-once net even passed the
-# staged one (0.819 against 0.785 on `LEARNER`'s 8 epochs: docs/RESULTS.md).
+# staged one (0.861 against 0.839 on `LEARNER`'s 12 epochs: docs/RESULTS.md).
 #
 # ## 7. Sum, maximum or concatenation
 #
@@ -420,8 +420,9 @@ print(f"{ABLATION.num_train} images, {ABLATION.epochs['16s']} epoch(s) of FCN-16
 print(pyramid.comparison_table(fusion_results))
 
 # %% [markdown]
-# On this budget summation and concatenation end level (0.492 mean IU: concatenation
-# started as summation and stayed close to it), and max fusion is behind (0.465).
+# On this budget summation and concatenation end level (0.551 and 0.550 mean IU:
+# concatenation started as summation and stayed close to it), and max fusion is behind
+# (0.505).
 #
 # ## 8. How the pyramid can hurt
 #
@@ -500,8 +501,8 @@ explorer
 #   stride, because the upsampling is linear.
 # - Staged training copies every layer by name and starts the new skip at zero; the new
 #   net starts almost where the old one stopped (×2·×16 is not quite ×32).
-# - Measured here (learner-sized): FCN-32s 0.448, FCN-16s 0.663, FCN-8s 0.785 mean IU;
-#   trimap mean IU at 4 px 0.291, 0.483, 0.632.
+# - Measured here (learner-sized, 4 epochs per stage): FCN-32s 0.515, FCN-16s 0.764,
+#   FCN-8s 0.839 mean IU; trimap mean IU at 4 px 0.332, 0.595, 0.722.
 
 # %% [markdown]
 # - At once, the reference's skip scaling (0.01, 0.0001), with batch normalisation and

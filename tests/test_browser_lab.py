@@ -30,6 +30,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "notebooks/03_upsampling.ipynb"
+NOTEBOOK_SOURCE = None  # a path to serve as NOTEBOOK instead of the course's own file
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CI_ENV_VAR = "FCN_LESSONS_CI"
 CHROMIUM_ENV_VAR = "FCN_LESSONS_CHROMIUM"  # path to a Chromium binary, if not on PATH
@@ -88,10 +89,14 @@ def chromium():
 
 @pytest.fixture
 def lab(chromium, tmp_path):
-    """A JupyterLab server on a copy of the lesson; yields (base URL, token, log path)."""
+    """A JupyterLab server on a copy of the lesson; yields (base URL, token, log path).
+
+    It serves ``ROOT / NOTEBOOK`` as ``NOTEBOOK``, or ``NOTEBOOK_SOURCE`` when a test sets it
+    (a notebook file the test wrote).
+    """
     course = tmp_path / "course"
-    (course / "notebooks").mkdir(parents=True)
-    shutil.copy(ROOT / NOTEBOOK, course / NOTEBOOK)
+    (course / NOTEBOOK).parent.mkdir(parents=True)
+    shutil.copy(NOTEBOOK_SOURCE or ROOT / NOTEBOOK, course / NOTEBOOK)
     home = tmp_path / "home"
     _write_settings(home / "settings")
     env = dict(os.environ, FCN_LESSONS_QUICK="1", JUPYTER_CONFIG_DIR=str(home / "config"),

@@ -1,11 +1,14 @@
-"""Lesson 05 in a real JupyterLab, in a real (headless) browser: the skip explorer's switches.
+"""Lesson 05's skip explorer in a real JupyterLab, in a real (headless) browser.
 
 Reuses the server and browser helpers of ``tests/test_browser_lab.py`` (lesson 03's test):
-JupyterLab from this interpreter's environment on 127.0.0.1 with a random token, a copy of
-``notebooks/05_skip_pyramid.ipynb`` run in quick mode in Debian's Chromium (Playwright's
-Python package through ``executable_path``: no browser download). Then the skip explorer's
-pool3 and pool4 check boxes are switched off and its variant changed, and each change must
-give a new rendered image; no cell or widget may show an error.
+JupyterLab from this interpreter's environment on 127.0.0.1 with a random token, Debian's
+Chromium (Playwright's Python package through ``executable_path``: no browser download).
+The notebook it opens is written by the test: ``widgets.skip_explorer``, the lesson's
+explorer, on three untrained FCNs with random skip scores (``bench.pyramid.random_skip_fcns``)
+and four course scenes. Running the whole lesson here would add two minutes of training that
+nbval already runs (``make test-notebooks``) and test the same widget code. The explorer's
+pool3 and pool4 check boxes are switched off and its variant changed; each change must give
+a new rendered image; no cell or widget may show an error.
 
 Outside CI the test skips, with the reason, when Chromium or Playwright is missing; in CI
 (``FCN_LESSONS_CI=1``) it fails instead, as lesson 03's does. On failure, a screenshot,
@@ -14,19 +17,32 @@ the page's HTML, the console errors and the server log are saved in ``tests/arti
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 import test_browser_lab as lab_test
 from test_browser_lab import chromium, lab  # noqa: F401  (fixtures: Chromium's path, the JupyterLab server)
 
-NOTEBOOK = "notebooks/05_skip_pyramid.ipynb"
-RUN_ALL_S = 600  # quick-mode lesson 05 trains a few small nets: about 2 minutes on 2 cores, more on shared CI
+NOTEBOOK = "skip_explorer.ipynb"
+RUN_ALL_S = 300  # three untrained FCNs and four scenes: about 10 s on 2 quiet cores, more on shared CI
+SCENES, SCENE_SIZE = 4, 64
+CELLS = [
+    "import fcn_lessons\nfcn_lessons.setup()",
+    "from fcn_lessons import data, widgets\nfrom fcn_lessons.bench.pyramid import random_skip_fcns\n"
+    f"images, masks = data.make_shapes({SCENES}, {SCENE_SIZE}, seed=0)\n"
+    "explorer = widgets.skip_explorer(random_skip_fcns(), images, masks)\nexplorer",
+]
 
 
 @pytest.fixture(autouse=True)
-def _lesson_05(monkeypatch):
-    """Point lesson 03's ``lab`` fixture at this lesson (autouse: set before the server starts)."""
+def _skip_explorer_notebook(monkeypatch, tmp_path):
+    """Point lesson 03's ``lab`` fixture at a notebook holding the explorer (autouse: before the server starts)."""
+    source = tmp_path / NOTEBOOK
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, source)
     monkeypatch.setattr(lab_test, "NOTEBOOK", NOTEBOOK)
+    monkeypatch.setattr(lab_test, "NOTEBOOK_SOURCE", source)
 
 
 def _checkbox(page, label: str):
@@ -34,7 +50,7 @@ def _checkbox(page, label: str):
     return box.locator("input[type=checkbox]")
 
 
-def test_lesson_05_runs_and_its_skip_switches_respond_in_jupyterlab(chromium, lab, request):  # noqa: F811
+def test_skip_explorer_switches_respond_in_jupyterlab(chromium, lab, request):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     base, token, log_path = lab

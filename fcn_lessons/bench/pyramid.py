@@ -38,18 +38,17 @@ def pyramid(*, quick: int = 0, seed: int = 0) -> dict:
     return figures
 
 
-def pyramid_explorer(*, repeats: int = 15, size: int = 128, scenes: int = 4) -> dict:
-    """Median milliseconds of one skip-explorer callback, over every variant and switch setting.
+def random_skip_fcns(*, seed: int = 0) -> dict:
+    """{variant: untrained ``models.fcn`` (mini_vgg, course classes)} with normal random score layers.
 
-    The models are untrained (random skip scores): the time depends on the image size, not on
-    the weights.
+    Random skip scores make every switch of the skip explorer change the picture (zero-
+    initialised ones would not); the benchmark and the explorer's browser test use them.
     """
     import numpy as np
 
-    from fcn_lessons import data, models, widgets
-    from fcn_lessons.timing import median_seconds
+    from fcn_lessons import data, models
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     fcns = {}
     for variant in models.VARIANTS:
         model = models.fcn(data.NUM_CLASSES, variant)
@@ -57,6 +56,19 @@ def pyramid_explorer(*, repeats: int = 15, size: int = 128, scenes: int = 4) -> 
             if layer.name.startswith("score_"):
                 layer.set_weights([rng.normal(0, 1, w.shape).astype(w.dtype) for w in layer.get_weights()])
         fcns[variant] = model
+    return fcns
+
+
+def pyramid_explorer(*, repeats: int = 15, size: int = 128, scenes: int = 4) -> dict:
+    """Median milliseconds of one skip-explorer callback, over every variant and switch setting.
+
+    The models are untrained (random skip scores): the time depends on the image size, not on
+    the weights.
+    """
+    from fcn_lessons import data, models, widgets
+    from fcn_lessons.timing import median_seconds
+
+    fcns = random_skip_fcns()
     images, masks = data.make_shapes(scenes, size, seed=0)
     box = widgets.skip_explorer(fcns, images, masks)
     table = {}
