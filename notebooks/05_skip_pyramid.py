@@ -45,9 +45,9 @@
 # trimap measure).
 #
 # **Run time:** about 12 minutes on two CPU cores (710 s measured on a quiet machine, 1,039 s
-# of CPU time; the kernel's memory peaks at about 5.6 GB: docs/RESULTS.md). Most of it is training: the classifier and the main comparison
-# (sections 3-5), then the comparisons of sections 6-8 on a smaller budget
-# (`pyramid.ABLATION`). The exercises are in
+# of CPU time; the kernel's memory peaks at about 5.5 GB: docs/RESULTS.md). Most of it is
+# training: the classifier and the main comparison (sections 3-5), then the comparisons of
+# sections 6-8 on a smaller budget (`pyramid.ABLATION`). The exercises are in
 # `exercises/05_skip_pyramid.ipynb`; exercise 5.3 asks you to predict a result of
 # section 1 *before* you see it: do the exercises' 5.3 first if you want to.
 
