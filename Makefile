@@ -12,6 +12,11 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)  # Jupyter refuses root without it (containers)
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one test file or notebook per process at a time, so that a
+# notebook's cells share one kernel and a module's fixtures are built once. TEST_JOBS=1:
+# everything in this one process, in order.
+TEST_JOBS ?= 2
+XDIST := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 LESSONS := $(wildcard notebooks/[0-9][0-9]_*.py)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
@@ -71,10 +76,10 @@ test: setup
 	$(MAKE) --no-print-directory test-unit test-notebooks
 
 test-unit: setup
-	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest tests $(XDIST) $(PYTEST_ARGS)
 
 test-notebooks: setup
-	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 $(BIN)/python -m pytest $(NBVAL) $(XDIST) notebooks solutions $(PYTEST_ARGS)
 
 $(COLAB_STAMP): requirements-colab.txt pyproject.toml
 	@test -n "$(COLAB_PYTHON)" && "$(COLAB_PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { \
@@ -89,8 +94,8 @@ $(COLAB_STAMP): requirements-colab.txt pyproject.toml
 	@touch $(COLAB_STAMP)
 
 test-colab: $(COLAB_STAMP)
-	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest tests $(COLAB_DESELECT) $(PYTEST_ARGS)
-	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest $(NBVAL) notebooks solutions $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest tests $(COLAB_DESELECT) $(XDIST) $(PYTEST_ARGS)
+	FCN_LESSONS_QUICK=1 FCN_LESSONS_COLAB_VERSIONS=1 $(COLAB_VENV)/bin/python -m pytest $(NBVAL) $(XDIST) notebooks solutions $(PYTEST_ARGS)
 
 notebooks: setup
 	$(BIN)/python -m fcn_lessons.notebooks build --kernel $(KERNEL) $(LESSONS) $(SOLUTIONS)

@@ -598,8 +598,10 @@ def trained_fcns(*, cache: bool = True, verbose: bool = True, **settings) -> dic
     if cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for variant, path in paths.items():
-                out[names[variant]].save(path)
+            for variant, path in paths.items():  # write, then rename: a reader never sees half a file
+                partial = path.with_name(f".{path.stem}-{os.getpid()}.keras")
+                out[names[variant]].save(partial)
+                os.replace(partial, path)
         except OSError:
             pass
     trained_fcns.last_source = "trained"
