@@ -9,6 +9,22 @@ import sys
 from fcn_lessons.bench import BENCHMARKS, load, machine
 
 
+RECORD_KEYS = ("benchmark", "machine")
+
+
+def json_record(name: str, machine_line: str, figures) -> dict:
+    """The one JSON object a benchmark prints: its name, the machine, and its figures at the top level.
+
+    A benchmark returning ``{"32s": {...}, "16s": {...}}`` prints ``{"benchmark": ..., "machine":
+    ..., "32s": {...}, "16s": {...}}``; figures that are not a dict, or that use one of
+    ``RECORD_KEYS`` themselves, go under ``"figures"`` instead (nothing is overwritten).
+    """
+    record = {"benchmark": name, "machine": machine_line}
+    if isinstance(figures, dict) and not set(figures) & {*RECORD_KEYS, "figures"}:
+        return {**record, **figures}
+    return {**record, "figures": figures}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fcn_lessons.bench",
@@ -33,7 +49,7 @@ def main(argv=None) -> int:
         if args.json:
             with contextlib.redirect_stdout(sys.stderr):
                 figures = function(**given)
-            print(json.dumps({"benchmark": name, "machine": machine(), "figures": figures}, default=str))
+            print(json.dumps(json_record(name, machine(), figures), default=str))
             continue
         print()
         function(**given)
