@@ -600,8 +600,11 @@ def trained_fcns(*, cache: bool = True, verbose: bool = True, **settings) -> dic
             folder.mkdir(parents=True, exist_ok=True)
             for variant, path in paths.items():  # write, then rename: a reader never sees half a file
                 partial = path.with_name(f".{path.stem}-{os.getpid()}.keras")
-                out[names[variant]].save(partial)
-                os.replace(partial, path)
+                try:
+                    out[names[variant]].save(partial)
+                    os.replace(partial, path)
+                finally:
+                    partial.unlink(missing_ok=True)  # gone after the rename; a failed write leaves nothing
         except OSError:
             pass
     trained_fcns.last_source = "trained"
