@@ -24,7 +24,7 @@ import test_browser_lab as lab_test
 from test_browser_lab import chromium, lab  # noqa: F401  (fixtures: Chromium's path, the JupyterLab server)
 
 NOTEBOOK = "skip_explorer.ipynb"
-RUN_ALL_S = 300  # three untrained FCNs and four scenes: about 10 s on 2 quiet cores, more on shared CI
+RUN_ALL_S = 300  # three untrained FCNs, four scenes: the test itself ran in about 12 s on 2 cores; CI may be slower
 SCENES, SCENE_SIZE = 4, 64
 CELLS = [
     "import fcn_lessons\nfcn_lessons.setup()",
